@@ -1,0 +1,104 @@
+"""Building the site in-process and collecting what went wrong.
+
+`build_site` is what `invoke build`, `invoke check` and `invoke publish` share:
+one Pelican run with a given settings file into a given folder, returning every
+problem the run reported. A problem is a review that failed validation or a
+Pelican warning that means the output is broken (an unresolved {static} link,
+an overwritten file, a missing template...).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Pelican warnings that mean a reader would see a broken page.
+BROKEN_OUTPUT = (
+    re.compile(r"Unable to find"),  # unresolved {static}/{filename} link
+    re.compile(r"overwrit", re.I),  # two contents saved to one path
+    re.compile(r"Review problem"),  # our own validation
+    re.compile(r"Poster problem"),  # a poster that cannot be decoded
+    re.compile(r"Linkback problem"),
+    re.compile(r"Could not process", re.I),  # a file Pelican skipped entirely
+    re.compile(r"Skipping", re.I),
+    re.compile(r"TemplateNotFound|template", re.I),
+)
+
+
+@dataclass
+class BuildResult:
+    output_path: Path
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    articles: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.error is None
+
+
+class _Collector(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken log call must not stop the build
+            message = str(record.msg)
+        self.messages.append(message)
+
+
+@contextmanager
+def _in_directory(path: Path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def is_problem(message: str) -> bool:
+    return any(pattern.search(message) for pattern in BROKEN_OUTPUT)
+
+
+def build_site(settings_file: str | Path, output_path: str | Path,
+               overrides: dict | None = None, root: Path = ROOT) -> BuildResult:
+    """Build the site from `root` into `output_path`; never raises for bad content."""
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    output_path = Path(output_path).resolve()
+    result = BuildResult(output_path)
+    collector = _Collector()
+    watched = [logging.getLogger(name) for name in ("pelican", "filmreviews")]
+    for logger in watched:
+        logger.addHandler(collector)
+    try:
+        with _in_directory(root):
+            override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False}
+            override.update(overrides or {})
+            settings = read_settings(str(Path(settings_file).resolve()), override=override)
+            pelican = Pelican(settings)
+            pelican.run()
+    except Exception as exc:  # reported, not raised: the caller decides what to do
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        for logger in watched:
+            logger.removeHandler(collector)
+    result.warnings = collector.messages
+    result.problems = [m for m in collector.messages if is_problem(m)]
+    if result.error:
+        result.problems.append(f"Build failed: {result.error}")
+    result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
+        if (output_path / "reviews").is_dir() else 0
+    return result

@@ -1,0 +1,112 @@
+"""Settings for the local preview (`invoke build`, `invoke livereload`).
+
+Read top to bottom: who writes, where content lives, how URLs look, what gets
+generated, and how it is rendered. `publishconf.py` overrides only what
+production needs.
+"""
+
+# --- The site and its author ------------------------------------------------
+AUTHOR = "Marta Kowalczyk"
+SITENAME = "Reel Notes"
+SITESUBTITLE = "Film reviews, one poster at a time"
+SITEURL = ""  # empty for the preview: every link is relative
+RELATIVE_URLS = True
+DEFAULT_LANG = "en"
+TIMEZONE = "Europe/Warsaw"  # explicit, so dates never depend on the machine
+DEFAULT_DATE_FORMAT = "%-d %B %Y"
+
+# --- Where content lives -----------------------------------------------------
+PATH = "content"
+ARTICLE_PATHS = ["reviews"]  # every article is a film review
+PAGE_PATHS = ["pages"]
+STATIC_PATHS = ["images"]
+# Pelican renders robots.txt as a template so it can name the sitemap URL.
+TEMPLATE_PAGES = {"extra/robots.txt": "robots.txt"}
+# Approved trackbacks, pingbacks and webmentions (one JSON file per review).
+FILMREVIEWS_LINKBACKS_PATH = "linkbacks"
+
+# --- What is published --------------------------------------------------------
+WITH_FUTURE_DATES = False  # a review dated in the future waits for its day
+DRAFT_SAVE_AS = ""  # drafts are never written, not even to /drafts/
+DRAFT_PAGE_SAVE_AS = ""
+DEFAULT_CATEGORY = "Reviews"
+# Given explicitly: with category pages off, Pelican would leave drafts without one.
+DEFAULT_METADATA = {"category": "Reviews"}
+CATEGORY_SAVE_AS = ""  # films are browsed by genre, director and year instead
+CATEGORIES_SAVE_AS = ""
+DIRECT_TEMPLATES = ["index", "archives", "tags", "authors", "search"]
+
+# --- URLs: clean, folder-style ------------------------------------------------
+ARTICLE_URL = "reviews/{slug}/"
+ARTICLE_SAVE_AS = "reviews/{slug}/index.html"
+PAGE_URL = "{slug}/"
+PAGE_SAVE_AS = "{slug}/index.html"
+TAG_URL = "tags/{slug}/"
+TAG_SAVE_AS = "tags/{slug}/index.html"
+TAGS_SAVE_AS = "tags/index.html"
+AUTHOR_URL = "authors/{slug}/"
+AUTHOR_SAVE_AS = "authors/{slug}/index.html"
+AUTHORS_SAVE_AS = "authors/index.html"
+ARCHIVES_SAVE_AS = "archives/index.html"
+YEAR_ARCHIVE_URL = "archives/{date:%Y}/"
+YEAR_ARCHIVE_SAVE_AS = "archives/{date:%Y}/index.html"
+SEARCH_SAVE_AS = "search/index.html"
+
+# --- Lists ----------------------------------------------------------------------
+DEFAULT_PAGINATION = 12
+PAGINATION_PATTERNS = (
+    (1, "{url}", "{save_as}"),
+    (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
+)
+
+# --- Feeds ------------------------------------------------------------------------
+# Feeds need absolute links even in the preview, or readers cannot resolve them.
+FEED_DOMAIN = "http://localhost:8000"
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+FEED_ALL_RSS = "feeds/all.rss.xml"
+FEED_ATOM = None
+FEED_RSS = None
+CATEGORY_FEED_ATOM = None
+CATEGORY_FEED_RSS = None
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TAG_FEED_ATOM = None
+TAG_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+TRANSLATION_FEED_RSS = None
+RSS_FEED_SUMMARY_ONLY = False  # subscribers get the whole review
+FEED_MAX_ITEMS = 50
+
+# --- Rendering ----------------------------------------------------------------------
+THEME = "theme"
+TYPOGRIFY = True  # curly quotes, dashes, ellipses, widows, small caps
+MARKDOWN = {
+    "extension_configs": {
+        "markdown.extensions.extra": {},
+        "markdown.extensions.meta": {},
+    },
+    "output_format": "html5",
+}
+
+# --- Plugins ------------------------------------------------------------------------
+PLUGIN_PATHS = ["plugins"]
+PLUGINS = ["sitemap", "filmreviews"]
+
+SITEMAP = {
+    "format": "xml",
+    # Only real pages: no feeds, data files, robots.txt or pages 2..n of lists.
+    "exclude": [r"\.(xml|txt|json)$", r"(^|/)page/\d+/"],
+    "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.3},
+    "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
+}
+
+# --- Deployment (see publishconf.py; environment variables win) ------------------
+PUBLISH_SSH_HOST = ""
+PUBLISH_SSH_PORT = 22
+PUBLISH_SSH_USER = ""
+PUBLISH_SSH_PATH = ""
+GITHUB_PAGES_REMOTE = "origin"
+GITHUB_PAGES_BRANCH = "gh-pages"
+
+# --- Linkbacks receiver (empty: the site advertises no endpoints) ------------------
+FILMREVIEWS_LINKBACKS_ENDPOINT = ""
