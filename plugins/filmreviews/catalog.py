@@ -7,6 +7,7 @@ review URLs other tools (the linkbacks receiver) accept as targets.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -29,6 +30,9 @@ def display_path(content, settings) -> str:
 
 def attach_review(content) -> None:
     """content_object_init: parse the front matter of each review once."""
+    # Every page needs plain text for <title>, meta tags and feeds.
+    content.plain_title = plain_text(getattr(content, "title", ""))
+    content.plain_summary = plain_text(getattr(content, "summary", ""))
     if not isinstance(content, Article):
         return
     settings = content.settings
@@ -37,8 +41,6 @@ def attach_review(content) -> None:
         display_path(content, settings),
         content_root=Path(settings["PATH"]),
     )
-    content.plain_title = plain_text(content.title)
-    content.plain_summary = plain_text(getattr(content, "summary", ""))
     if content.status == "published":
         for problem in content.review.problems:
             logger.warning("%s: %s", PROBLEM_PREFIX, problem)
@@ -50,7 +52,9 @@ def link_rewatches(generator) -> None:
     for article in generator.articles:
         by_film[article.review.film_key].append(article)
     for article in generator.articles:
-        article.other_reviews = [a for a in by_film[article.review.film_key] if a is not article]
+        # Publication order, so "Also reviewed" reads as a history of watching the film.
+        same_film = sorted(by_film[article.review.film_key], key=lambda a: (a.date, a.slug))
+        article.other_reviews = [a for a in same_film if a is not article]
 
 
 def write_reviews_index(generator, writer) -> None:
@@ -65,3 +69,47 @@ def write_reviews_index(generator, writer) -> None:
     }
     path = Path(generator.output_path) / "reviews.json"
     path.write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+class FrontMatterError(ValueError):
+    """A front-matter value Pelican itself could not read (e.g. a bad Date)."""
+
+
+def guard_metadata(readers) -> None:
+    """readers_init: turn Pelican's bare parse errors into file/field/value messages.
+
+    Pelican reads Date and Modified itself and, on a bad value, logs only
+    "Could not process <file>". Each reader class is swapped for a subclass
+    that names the file, the field and the expected form first.
+    """
+    for fmt, reader_class in list(readers.reader_classes.items()):
+        if reader_class and not getattr(reader_class, "guarded_by_filmreviews", False):
+            readers.reader_classes[fmt] = _guarded_reader(reader_class)
+
+
+@functools.cache
+def _guarded_reader(reader_class):
+    class GuardedReader(reader_class):
+        guarded_by_filmreviews = True
+
+        def process_metadata(self, name, value):
+            try:
+                return super().process_metadata(name, value)
+            except (ValueError, TypeError) as exc:
+                expected = ("a date like 2024-03-02 or 2024-03-02 20:15"
+                            if name in ("date", "modified") else f"a readable value ({exc})")
+                raise FrontMatterError(f"{name.capitalize()}: {str(value)!r}: expected {expected}") from None
+
+        def read(self, source_path):
+            try:
+                return super().read(source_path)
+            except FrontMatterError as exc:
+                root = Path(self.settings["PATH"])
+                shown = Path(root.name) / Path(source_path).resolve().relative_to(root.resolve())
+                # Pelican then logs only "Could not process <file>"; say what is wrong first.
+                logger.warning("%s: %s: %s", PROBLEM_PREFIX, shown, exc)
+                raise
+
+    # Pelican derives the "reader" metadata from the class name.
+    GuardedReader.__name__ = GuardedReader.__qualname__ = reader_class.__name__
+    return GuardedReader

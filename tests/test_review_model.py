@@ -1,0 +1,178 @@
+"""The review model: every front-matter rule, and how problems are reported."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from blogtools.build import build_site
+from filmreviews.review import default_movie, parse_review, plain_text
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = dt.date(2026, 11, 24)
+GOOD = {
+    "title": "Her 2013, online movie review",
+    "year": "2013",
+    "director": "Spike Jonze",
+    "cast": "Joaquin Phoenix, Scarlett Johansson",
+    "genre": "Drama, Romance",
+    "runtime": "126",
+    "rating": "4.5",
+    "poster": "images/posters/her-2013.jpg",
+    "watched": "2024-02-28",
+    "rewatch": "no",
+    "imdb": "tt1798709",
+    "tmdb": "152601",
+}
+
+
+def review_with(**changes):
+    metadata = {**GOOD, **changes}
+    metadata = {k: v for k, v in metadata.items() if v is not None}
+    return parse_review(metadata, "content/reviews/her-2013.md", today=TODAY)
+
+
+def only_problem(review):
+    assert len(review.problems) == 1, [str(p) for p in review.problems]
+    return review.problems[0]
+
+
+def test_good_front_matter_becomes_a_typed_record():
+    review = review_with()
+    assert review.is_valid
+    assert review.movie == "Her"
+    assert review.year == 2013
+    assert review.directors == ("Spike Jonze",)
+    assert review.cast == ("Joaquin Phoenix", "Scarlett Johansson")
+    assert review.genres == ("Drama", "Romance")
+    assert review.runtime == 126
+    assert review.rating == 4.5
+    assert review.watched == dt.date(2024, 2, 28)
+    assert review.rewatch is False
+    assert review.poster_alt == "Poster for Her (2013)"
+    assert review.imdb_url == "https://www.imdb.com/title/tt1798709/"
+    assert review.tmdb_url == "https://www.themoviedb.org/movie/152601"
+
+
+def test_rating_reads_as_stars_and_words():
+    review = review_with(rating="3.5")
+    assert review.stars == "★★★½"
+    assert review.rating_label == "3.5 out of 5"
+    assert review_with(rating="5").stars == "★★★★★"
+
+
+def test_absent_rating_means_unrated():
+    review = review_with(rating=None)
+    assert review.is_valid
+    assert review.rating is None and review.stars == "" and review.rating_label == ""
+
+
+@pytest.mark.parametrize("value", ["0", "7", "3.7", "five", "-1", "5.5"])
+def test_rating_outside_half_steps_names_field_value_and_expectation(value):
+    problem = only_problem(review_with(rating=value))
+    assert problem.field == "Rating" and problem.value == value
+    assert "0.5 to 5 in steps of 0.5" in problem.expected
+    assert str(problem).startswith("content/reviews/her-2013.md: Rating: ")
+
+
+@pytest.mark.parametrize("value", ["1887", str(TODAY.year + 2), "20x3", "2013.5"])
+def test_year_must_be_a_film_year(value):
+    problem = only_problem(review_with(year=value))
+    assert (problem.field, problem.value) == ("Year", value)
+    assert f"1888 to {TODAY.year + 1}" in problem.expected
+
+
+def test_next_year_is_allowed_for_festival_screenings():
+    assert review_with(year=str(TODAY.year + 1)).is_valid
+
+
+def test_missing_year_and_director_are_reported():
+    review = review_with(year=None, director=None)
+    assert {p.field for p in review.problems} == {"Year", "Director"}
+
+
+def test_several_directors_are_a_list():
+    assert review_with(director="Joel Coen, Ethan Coen").directors == ("Joel Coen", "Ethan Coen")
+
+
+@pytest.mark.parametrize("field,value,hint", [
+    ("runtime", "two hours", "whole minutes"),
+    ("runtime", "0", "whole minutes"),
+    ("watched", "last tuesday", "a date like"),
+    ("rewatch", "maybe", "yes or no"),
+    ("imdb", "1798709", "tt followed by digits"),
+    ("tmdb", "tt152601", "digits only"),
+])
+def test_each_typed_field_reports_its_expected_form(field, value, hint):
+    problem = only_problem(review_with(**{field: value}))
+    assert problem.value == value
+    assert hint in problem.expected
+    assert problem.field.lower() == field
+
+
+def test_unknown_field_suggests_the_closest_known_one():
+    problem = only_problem(review_with(diretor="Spike Jonze"))
+    assert problem.field == "Diretor"
+    assert "did you mean Director?" in problem.expected
+
+
+def test_missing_poster_names_file_and_field(tmp_path):
+    (tmp_path / "images" / "posters").mkdir(parents=True)
+    review = parse_review(GOOD, "content/reviews/her-2013.md", content_root=tmp_path, today=TODAY)
+    problem = only_problem(review)
+    assert problem.field == "Poster"
+    assert problem.value == "images/posters/her-2013.jpg"
+    assert "does not exist" in problem.expected
+    assert review.poster is None
+
+
+def test_poster_outside_images_is_refused():
+    problem = only_problem(review_with(poster="../secrets/poster.jpg"))
+    assert problem.field == "Poster" and "under content/images/" in problem.expected
+
+
+def test_movie_defaults_to_title_without_year_or_review_words():
+    assert default_movie("Her 2013, online movie review") == "Her"
+    assert default_movie("Paddington 2 (2017)") == "Paddington 2"
+    assert default_movie("2001: A Space Odyssey") == "2001: A Space Odyssey"
+    assert review_with(movie=None).movie == "Her"
+
+
+def test_plain_text_drops_typogrify_markup():
+    assert plain_text('<span class="caps">NASA</span> and&nbsp;friends') == "NASA and friends"
+
+
+def test_rewatch_is_a_boolean():
+    assert review_with(rewatch="yes").rewatch is True
+
+
+@pytest.fixture(scope="module")
+def broken_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("broken")
+    for name in ("content", "theme", "plugins"):
+        shutil.copytree(ROOT / name, root / name)
+    for name in ("pelicanconf.py", "publishconf.py"):
+        shutil.copy(ROOT / name, root / name)
+    reviews = root / "content" / "reviews"
+    her = reviews / "her-2013.md"
+    her.write_text(her.read_text(encoding="utf-8").replace("Date: 2024-03-02 20:15", "Date: 2024-13-45"),
+                   encoding="utf-8")
+    alien = reviews / "alien-1979.md"
+    text = alien.read_text(encoding="utf-8")
+    alien.write_text(text.replace("Rating: 4.5", "Rating: 7").replace("Director:", "Diretor:"), encoding="utf-8")
+    return build_site(root / "pelicanconf.py", root / "output", root=root)
+
+
+def test_build_reports_every_problem_with_file_field_value_and_expectation(broken_site):
+    problems = "\n".join(broken_site.problems)
+    assert "content/reviews/alien-1979.md: Rating: '7': expected a number from 0.5 to 5" in problems
+    assert "content/reviews/alien-1979.md: Diretor: 'Ridley Scott': expected a known field (did you mean Director?)" in problems
+    assert "content/reviews/her-2013.md: Date: '2024-13-45': expected a date like 2024-03-02" in problems
+    assert "Traceback" not in problems
+
+
+def test_preview_build_continues_past_a_broken_review(broken_site):
+    assert broken_site.error is None
+    assert (broken_site.output_path / "reviews" / "alien-1979" / "index.html").is_file()
+    assert (broken_site.output_path / "index.html").is_file()
