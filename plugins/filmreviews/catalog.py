@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from pelican.contents import Article
+from pelican.contents import Article, Page
 
 from .review import parse_review, plain_text
 
@@ -30,6 +30,8 @@ def display_path(content, settings) -> str:
 
 def attach_review(content) -> None:
     """content_object_init: parse the front matter of each review once."""
+    if not isinstance(content, (Article, Page)):
+        return  # static files (posters) are content objects too
     # Every page needs plain text for <title>, meta tags and feeds.
     content.plain_title = plain_text(getattr(content, "title", ""))
     content.plain_summary = plain_text(getattr(content, "summary", ""))

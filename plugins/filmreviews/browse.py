@@ -1,0 +1,288 @@
+"""Browsing reviews by film: genre, director, release year and decade.
+
+Owns the browse pages (a paginated grid of poster cards for each genre,
+director, release year and decade, and an index page listing each kind with
+counts), the `browse_indexes` nav links in the shared context, and the
+links between reviews: `article.browse` (the facets a review belongs to),
+`article.prev_review` / `article.next_review` (publication order) and
+`article.related_reviews`.
+
+Only published reviews appear anywhere here: drafts and reviews dated in the
+future have no pages of their own to link to.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from operator import attrgetter
+
+from pelican.generators import Generator
+from pelican.settings import DEFAULT_CONFIG
+from pelican.utils import slugify
+
+from .catalog import PROBLEM_PREFIX, display_path
+from .review import Problem
+
+logger = logging.getLogger(__name__)
+
+# Where each kind of page goes. A page URL ending in "/" is saved as
+# "<url>index.html"; "<key>_save_as" overrides that. An empty URL turns the
+# pages of that kind off (facets are still listed, without links).
+DEFAULT_BROWSE = {
+    "genre_url": "genres/{slug}/",
+    "director_url": "directors/{slug}/",
+    "year_url": "years/{slug}/",
+    "decade_url": "decades/{slug}/",
+    "genres_url": "genres/",
+    "directors_url": "directors/",
+    "years_url": "years/",  # release years and decades share one index
+}
+FACET_KINDS = ("genre", "director", "year", "decade")
+# Keys of `article.browse`, in the order a review page shows them.
+BROWSE_KEYS = {"genre": "genres", "director": "directors", "year": "year", "decade": "decade"}
+# Index pages: (settings key, label for the nav, kinds listed, section headings).
+INDEXES = (
+    ("genres", "Genres", (("genre", "Genres"),)),
+    ("directors", "Directors", (("director", "Directors"),)),
+    ("years", "Years", (("decade", "Decades"), ("year", "Years"))),
+)
+DEFAULT_RELATED_COUNT = 4
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One genre, director, release year or decade, and where its page is."""
+
+    kind: str  # "genre", "director", "year" or "decade"
+    name: str  # as shown: "Science Fiction", "Agnès Varda", "1962", "1960s"
+    slug: str  # as in URLs: "science-fiction", "agnes-varda", "1962", "1960s"
+    url: str  # relative to the site root; "" when pages of this kind are off
+    save_as: str = ""
+
+
+def save_as_for(url: str) -> str:
+    """Where a folder-style URL is written: "genres/drama/" -> "genres/drama/index.html"."""
+    if not url:
+        return ""
+    return url + "index.html" if url.endswith("/") else url
+
+
+def browse_settings(settings) -> dict:
+    """FILMREVIEWS_BROWSE merged over the defaults; bad entries are reported and ignored."""
+    given = settings.get("FILMREVIEWS_BROWSE") or {}
+    if not isinstance(given, dict):
+        logger.warning("Browse setting problem: FILMREVIEWS_BROWSE: %r: expected a dict such as "
+                       "{'genre_url': 'genres/{slug}/'}; using the defaults", given)
+        given = {}
+    known = set(DEFAULT_BROWSE) | {key.replace("_url", "_save_as") for key in DEFAULT_BROWSE}
+    merged = dict(DEFAULT_BROWSE)
+    for key, value in given.items():
+        if key not in known:
+            logger.warning("Browse setting problem: FILMREVIEWS_BROWSE: %r: expected one of %s",
+                           key, ", ".join(sorted(known)))
+            continue
+        if not isinstance(value, str):
+            logger.warning("Browse setting problem: FILMREVIEWS_BROWSE[%r]: %r: expected a string",
+                           key, value)
+            continue
+        kind = key.split("_")[0]
+        if kind in FACET_KINDS and value and "{slug}" not in value:
+            logger.warning("Browse setting problem: FILMREVIEWS_BROWSE[%r]: %r: expected a pattern "
+                           "containing {slug}, e.g. %r", key, value, DEFAULT_BROWSE.get(key, ""))
+            continue
+        merged[key] = value
+    for key in DEFAULT_BROWSE:
+        save_key = key.replace("_url", "_save_as")
+        merged.setdefault(save_key, save_as_for(merged[key]))
+        if not merged[key]:
+            merged[save_key] = ""
+    return merged
+
+
+class FacetMaker:
+    """Turns names into Facets with stable slugs and URLs from the settings."""
+
+    def __init__(self, settings):
+        self.browse = browse_settings(settings)
+        self.regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS",
+                                       DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
+        self.use_unicode = settings.get("SLUGIFY_USE_UNICODE", False)
+
+    def slug(self, name: str) -> str:
+        return slugify(name, regex_subs=self.regex_subs, use_unicode=self.use_unicode)
+
+    def make(self, kind: str, name: str) -> Facet | None:
+        slug = name if kind in ("year", "decade") else self.slug(name)
+        if not slug:
+            return None
+        url = self.browse[f"{kind}_url"].format(slug=slug)
+        save_as = self.browse[f"{kind}_save_as"].format(slug=slug)
+        return Facet(kind, name, slug, url, save_as)
+
+
+def newest_first(articles) -> list:
+    return sorted(articles, key=attrgetter("date", "slug"), reverse=True)
+
+
+def facet_names(article) -> dict[str, list[tuple[str, str]]]:
+    """(field, name) pairs per facet kind, straight from the review record."""
+    review = article.review
+    return {
+        "genre": [("Genre", name) for name in review.genres],
+        "director": [("Director", name) for name in review.directors],
+        "year": [("Year", str(review.year))] if review.year else [],
+        "decade": [("Year", f"{review.decade}s")] if review.decade else [],
+    }
+
+
+def related_keys(article, maker: FacetMaker) -> dict[str, set[str]]:
+    """What two reviews can share, compared by slug so spelling variants match."""
+    review = article.review
+    return {
+        "director": {maker.slug(name) for name in review.directors} - {""},
+        "genre": {maker.slug(name) for name in review.genres} - {""},
+        "tag": {tag.slug for tag in getattr(article, "tags", None) or ()},
+    }
+
+
+def choose_related(articles, maker: FacetMaker, count: int) -> dict:
+    """Up to `count` related reviews per review, keyed by id(article).
+
+    Ranked by shared directors, then shared genres, then shared tags (each
+    outranks any amount of the next), then newest first, then slug. Other
+    reviews of the same film are left out: the rewatch links cover those.
+    """
+    weights = {"director": 0, "genre": 1, "tag": 2}  # position in the score list
+    keys = {id(a): related_keys(a, maker) for a in articles}
+    by_id = {id(a): a for a in articles}
+    newest = {id(a): -a.date.timestamp() for a in articles}
+    # An inverted index: only reviews that share something are ever scored.
+    sharing = defaultdict(list)
+    for article in articles:
+        for what, values in keys[id(article)].items():
+            for value in values:
+                sharing[(what, value)].append(id(article))
+    related = {}
+    for article in articles:
+        scores = defaultdict(lambda: [0, 0, 0])
+        for what, values in keys[id(article)].items():
+            position = weights[what]
+            for value in values:
+                for other in sharing[(what, value)]:
+                    scores[other][position] += 1
+        film = article.review.film_key
+        ranked = heapq.nsmallest(
+            count,
+            ((-d, -g, -t, newest[other], by_id[other].slug, other)
+             for other, (d, g, t) in scores.items()
+             if other != id(article) and by_id[other].review.film_key != film),
+        )
+        related[id(article)] = [by_id[entry[-1]] for entry in ranked]
+    return related
+
+
+class BrowseGenerator(Generator):
+    """Browse pages by genre, director, release year and decade (get_generators)."""
+
+    def generate_context(self):
+        self.maker = FacetMaker(self.settings)
+        # Browse pages paginate like tag pages unless the settings say otherwise.
+        self.settings["PAGINATED_TEMPLATES"].setdefault("browse", None)
+        published = [a for a in self.context.get("articles", [])
+                     if a.status == "published" and hasattr(a, "review")]
+        chronological = sorted(published, key=attrgetter("date", "slug"))
+        self.facets, self.members = self.collect_facets(chronological)
+        self.attach_links(chronological)
+        self.context["browse_indexes"] = [
+            (label, self.maker.browse[f"{key}_url"])
+            for key, label, _ in INDEXES if self.maker.browse[f"{key}_url"]
+        ]
+
+    def collect_facets(self, chronological):
+        """Every facet of every published review; the first spelling seen names it."""
+        facets: dict[tuple[str, str], Facet] = {}
+        members: dict[Facet, list] = defaultdict(list)
+        for article in chronological:
+            article.browse = {key: [] for key in BROWSE_KEYS.values()}
+            for kind, names in facet_names(article).items():
+                seen = set()  # the same genre given twice counts once
+                for field, name in names:
+                    facet = self.maker.make(kind, name)
+                    if facet is None:
+                        problem = Problem(display_path(article, self.settings), field, name,
+                                          "a name with at least one letter or digit")
+                        logger.warning("%s: %s", PROBLEM_PREFIX, problem)
+                        continue
+                    if facet.slug in seen:
+                        continue
+                    seen.add(facet.slug)
+                    facet = facets.setdefault((kind, facet.slug), facet)
+                    members[facet].append(article)
+                    article.browse[BROWSE_KEYS[kind]].append(facet)
+        return facets, members
+
+    def attach_links(self, chronological):
+        for before, article in zip([None] + chronological, chronological):
+            article.prev_review = before
+            if before is not None:
+                before.next_review = article
+        if chronological:
+            chronological[-1].next_review = None
+        count = self.settings.get("FILMREVIEWS_RELATED_REVIEWS", DEFAULT_RELATED_COUNT)
+        related = choose_related(chronological, self.maker, count)
+        for article in chronological:
+            article.related_reviews = related[id(article)]
+
+    def sorted_facets(self, kind):
+        facets = [f for f in self.facets.values() if f.kind == kind]
+        if kind in ("year", "decade"):
+            return sorted(facets, key=lambda f: f.slug)
+        return sorted(facets, key=lambda f: (self.maker.slug(f.name), f.name))
+
+    def generate_output(self, writer):
+        relative_urls = self.settings["RELATIVE_URLS"]
+        newest_first_archives = self.settings.get("NEWEST_FIRST_ARCHIVES", True)
+        template = self.get_template("browse")
+        for facet, articles in self.members.items():
+            if not facet.save_as:
+                continue
+            articles = newest_first(articles)
+            dates = sorted(articles, key=attrgetter("date", "slug"), reverse=newest_first_archives)
+            writer.write_file(
+                facet.save_as, template, self.context,
+                relative_urls=relative_urls,
+                paginated={"articles": articles, "dates": dates},
+                template_name="browse", url=facet.url,
+                facet=facet, articles=articles, dates=dates,
+                page_name=facet.save_as.removesuffix(".html"),
+                browse_index_url=self.index_url_for(facet.kind),
+            )
+        index_template = self.get_template("browse_index")
+        for key, label, sections in INDEXES:
+            save_as = self.maker.browse[f"{key}_save_as"]
+            if not save_as:
+                continue
+            listed = [
+                (heading, [(f, len(self.members[f])) for f in self.sorted_facets(kind)])
+                for kind, heading in sections
+            ]
+            writer.write_file(
+                save_as, index_template, self.context,
+                relative_urls=relative_urls, url=self.maker.browse[f"{key}_url"],
+                kind=key, title=label, sections=listed,
+                facets=[pair for _, pairs in listed for pair in pairs],
+            )
+
+    def index_url_for(self, kind: str) -> str:
+        for key, _, sections in INDEXES:
+            if any(kind == listed for listed, _ in sections):
+                return self.maker.browse[f"{key}_url"]
+        return ""
+
+
+def get_generators(pelican):
+    """get_generators: add the browse pages to the build."""
+    return BrowseGenerator
