@@ -76,10 +76,18 @@ TRANSLATION_FEED_ATOM = None
 TRANSLATION_FEED_RSS = None
 RSS_FEED_SUMMARY_ONLY = False  # subscribers get the whole review
 FEED_MAX_ITEMS = 50
+# One Atom and one RSS feed per genre ({slug} as on the genre's browse page);
+# entries are built by plugins/filmreviews/feeds.py for these and the feeds above.
+FILMREVIEWS_GENRE_FEED_ATOM = "feeds/genres/{slug}.atom.xml"
+FILMREVIEWS_GENRE_FEED_RSS = "feeds/genres/{slug}.rss.xml"
 
 # --- Rendering ----------------------------------------------------------------------
 THEME = "theme"
 TYPOGRIFY = True  # curly quotes, dashes, ellipses, widows, small caps
+# Poster derivatives (AVIF, WebP, JPEG) at these widths, never wider than the
+# source; encoded once into the cache folder (relative to the project root, gitignored).
+FILMREVIEWS_POSTER_WIDTHS = [185, 342, 500, 780]
+FILMREVIEWS_POSTER_CACHE = "cache/posters"
 MARKDOWN = {
     "extension_configs": {
         "markdown.extensions.extra": {},
