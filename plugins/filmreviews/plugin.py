@@ -5,6 +5,7 @@ from pelican import signals
 from . import browse, catalog, feeds, structured_data
 from . import posters
 from . import search
+from .linkbacks import listing as linkbacks
 
 
 def register():
@@ -14,6 +15,7 @@ def register():
     signals.article_generator_pretaxonomy.connect(posters.attach_posters)
     signals.article_writer_finalized.connect(posters.write_posters)
     signals.article_generator_finalized.connect(catalog.link_rewatches)
+    signals.article_generator_finalized.connect(linkbacks.attach_linkbacks)
     signals.article_writer_finalized.connect(catalog.write_reviews_index)
     signals.get_generators.connect(browse.get_generators)
     signals.generator_init.connect(structured_data.add_template_helpers)
