@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # Pelican warnings that mean a reader would see a broken page.
 BROKEN_OUTPUT = (
     re.compile(r"Unable to find"),  # unresolved {static}/{filename} link
+    # A {static} link to a missing file: Pelican keeps the link (a broken image)
+    # and only says so while stamping the file for its cache.
+    re.compile(r"Cannot get modification stamp"),
     re.compile(r"overwrit", re.I),  # two contents saved to one path
     re.compile(r"Review problem"),  # our own validation
     re.compile(r"Poster problem"),  # a poster that cannot be decoded
     re.compile(r"Linkback problem"),
+    re.compile(r"Search problem"),  # no search index was built
+    re.compile(r"(Feed|Browse) setting problem"),  # pages or feeds silently missing
     re.compile(r"Could not process", re.I),  # a file Pelican skipped entirely
     re.compile(r"Skipping", re.I),
     re.compile(r"TemplateNotFound|template", re.I),
@@ -75,7 +81,13 @@ def build_site(settings_file: str | Path, output_path: str | Path,
                overrides: dict | None = None, root: Path = ROOT) -> BuildResult:
     """Build the site from `root` into `output_path`; never raises for bad content."""
     from pelican import Pelican
+    from pelican.log import LimitFilter
     from pelican.settings import read_settings
+
+    # Pelican shows each warning once per process; a second build in the same
+    # process (livereload, tests, check after build) must report it again.
+    LimitFilter._raised_messages.clear()
+    LimitFilter._group_count.clear()
 
     output_path = Path(output_path).resolve()
     result = BuildResult(output_path)
@@ -85,6 +97,9 @@ def build_site(settings_file: str | Path, output_path: str | Path,
         logger.addHandler(collector)
     try:
         with _in_directory(root):
+            # publishconf.py does `from pelicanconf import *`: a pelicanconf
+            # cached from another site root must not leak into this build.
+            sys.modules.pop("pelicanconf", None)
             override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False}
             override.update(overrides or {})
             settings = read_settings(str(Path(settings_file).resolve()), override=override)

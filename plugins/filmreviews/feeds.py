@@ -1,0 +1,268 @@
+"""Atom and RSS feeds of the reviews: the whole site's and one per genre.
+
+Owns what a feed entry is: the title "Her (2013) ★★★★½", the poster at the top
+of the content and as an enclosure (with the real byte size of the file), the
+whole review with every URL made absolute, and a permalink guid that says it is
+one. Pelican still decides *which* feeds exist from its FEED_* settings;
+`ReviewFeedWriter` (handed to Pelican through `get_writer`) decides what they
+contain, and `write_genre_feeds` adds the per-genre feeds with the same writer.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import mimetypes
+import re
+from pathlib import Path
+from urllib.parse import urljoin
+
+from feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
+from pelican.plugins import signals
+from pelican.settings import DEFAULT_CONFIG
+from pelican.utils import sanitised_join, set_date_tzinfo, slugify
+from pelican.writers import Writer
+
+from .review import plain_text
+from .structured_data import absolute_url, site_root
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GENRE_FEED_ATOM = "feeds/genres/{slug}.atom.xml"
+DEFAULT_GENRE_FEED_RSS = "feeds/genres/{slug}.rss.xml"
+
+# An opening tag, and the attributes in it that hold URLs.
+TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
+URL_ATTRIBUTE_RE = re.compile(
+    r"""(?P<before>\s(?P<name>href|src|srcset|poster)\s*=\s*)(?P<quote>["'])(?P<value>.*?)(?P=quote)""",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+# --- What goes into one entry ---------------------------------------------------------
+
+def entry_title(item) -> str:
+    """Plain text: "Her (2013) ★★★★½" for a review, the plain title otherwise."""
+    review = getattr(item, "review", None)
+    if review is None:
+        return plain_text(item.title)
+    film = f"{review.movie} ({review.year})" if review.year else review.movie
+    return f"{film} {review.stars}".strip()
+
+
+def _absolute_srcset(value: str, base: str) -> str:
+    candidates = []
+    for candidate in value.split(","):
+        parts = candidate.strip().split(None, 1)
+        if parts:
+            parts[0] = urljoin(base, parts[0])
+            candidates.append(" ".join(parts))
+    return ", ".join(candidates)
+
+
+def absolutize_urls(markup: str, base: str) -> str:
+    """Every href/src/srcset/poster in `markup` resolved against `base` (the entry's URL).
+
+    Feed readers show entries away from the site, where a relative link has
+    nothing to be relative to.
+    """
+    def fix_attribute(match: re.Match) -> str:
+        value = html.unescape(match["value"]).strip()
+        if match["name"].lower() == "srcset":
+            value = _absolute_srcset(value, base)
+        else:
+            value = urljoin(base, value)
+        quote = match["quote"]
+        return f"{match['before']}{quote}{html.escape(value, quote=True)}{quote}"
+
+    return TAG_RE.sub(lambda tag: URL_ATTRIBUTE_RE.sub(fix_attribute, tag.group(0)), markup)
+
+
+def poster_markup(item, settings) -> str:
+    """The poster as an <img> with an absolute URL, for the top of an entry."""
+    review = item.review
+    poster = getattr(item, "poster", None)
+    if poster is not None and getattr(poster, "largest_jpeg_url", None):
+        src = absolute_url(settings, poster.largest_jpeg_url)
+        alt = poster.alt or review.poster_alt
+        size = f' width="{poster.width}" height="{poster.height}"' if poster.width else ""
+    elif review.poster:
+        src, alt, size = absolute_url(settings, review.poster), review.poster_alt, ""
+    else:
+        return ""
+    return (f'<p><img src="{html.escape(src, quote=True)}" alt="{html.escape(alt, quote=True)}"'
+            f'{size}></p>')
+
+
+def rating_markup(review) -> str:
+    if review.rating is None:
+        return ""
+    return f"<p>Rating: {html.escape(review.rating_label)}</p>"
+
+
+def poster_enclosure(item, settings) -> Enclosure | None:
+    """The source poster as an enclosure.
+
+    The source file is what Pelican copies, byte for byte, to the same path in
+    the output, so its size here is the size readers download; derivatives may
+    not exist yet when the feeds are written.
+    """
+    review = item.review
+    if not review.poster:
+        return None
+    path = Path(settings["PATH"]) / review.poster
+    try:
+        length = path.stat().st_size
+    except OSError:  # the review's poster problem is already reported
+        return None
+    mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Enclosure(absolute_url(settings, review.poster), str(length), mime_type)
+
+
+def _categories(item) -> list[str]:
+    """Genres then tags, each once."""
+    names = list(getattr(getattr(item, "review", None), "genres", ()))
+    names += [plain_text(tag) for tag in getattr(item, "tags", [])]
+    seen, unique = set(), []
+    for name in names:
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            unique.append(name)
+    return unique
+
+
+def add_entry(feed, item, settings) -> None:
+    """One article as one feed entry."""
+    link = absolute_url(settings, item.url)
+    body = absolutize_urls(item.get_content(site_root(settings)), link)
+    summary = html.escape(getattr(item, "plain_summary", "") or plain_text(item.summary))
+    review = getattr(item, "review", None)
+    top = poster_markup(item, settings) + rating_markup(review) if review is not None else ""
+    enclosure = poster_enclosure(item, settings) if review is not None else None
+
+    if isinstance(feed, Rss201rev2Feed):
+        # RSS has one element for both the whole entry and its summary.
+        text = f"<p>{summary}</p>" if settings.get("RSS_FEED_SUMMARY_ONLY") else body
+        description, content = top + text, None
+    else:
+        description, content = summary or None, top + body
+
+    timezone = settings.get("TIMEZONE")
+    modified = getattr(item, "modified", None)
+    author = plain_text(getattr(getattr(item, "author", None), "name", "")
+                        or settings.get("AUTHOR") or "")
+    feed.add_item(
+        title=entry_title(item),
+        link=link + "?ref=feed" if settings.get("FEED_APPEND_REF") else link,
+        # The permalink is the entry's identity, and the RSS guid says so
+        # (Pelican's default, a tag: URI, is not a permalink but claims to be).
+        unique_id=link,
+        unique_id_is_permalink=True,
+        description=description,
+        content=content,
+        categories=_categories(item) or None,
+        author_name=author or None,
+        pubdate=set_date_tzinfo(item.date, timezone),
+        updateddate=set_date_tzinfo(modified, timezone) if modified else None,
+        enclosures=[enclosure] if enclosure else None,
+    )
+
+
+def build_feed(items, settings, *, feed_type: str, feed_url: str, title: str | None = None):
+    """A feedgenerator feed of `items` (newest first), not yet written."""
+    feed_class = Rss201rev2Feed if feed_type == "rss" else Atom1Feed
+    sitename = plain_text(settings.get("SITENAME", ""))
+    feed = feed_class(
+        title=f"{sitename}: {title}" if title else sitename,
+        link=site_root(settings) + "/",
+        feed_url=feed_url,
+        # Each feed is its own Atom feed, so each needs its own id.
+        feed_guid=feed_url,
+        description=plain_text(settings.get("SITESUBTITLE", "")) or sitename,
+        subtitle=plain_text(settings.get("SITESUBTITLE", "")) or None,
+        language=settings.get("DEFAULT_LANG") or None,
+        author_name=plain_text(settings.get("AUTHOR", "")) or None,
+    )
+    for item in list(items)[: settings.get("FEED_MAX_ITEMS")]:
+        add_entry(feed, item, settings)
+    return feed
+
+
+def feed_url_for(settings, url: str) -> str:
+    """The public URL of a feed file, for its rel="self" link."""
+    domain = (settings.get("FEED_DOMAIN") or site_root(settings)).rstrip("/")
+    return f"{domain}/{url.lstrip('/')}"
+
+
+# --- Writing -----------------------------------------------------------------------------
+
+class ReviewFeedWriter(Writer):
+    """Pelican's writer, except that feeds are built by this module."""
+
+    def write_feed(self, elements, context, path=None, url=None, feed_type="atom",
+                   override_output=False, feed_title=None):
+        feed = build_feed(elements, self.settings, feed_type=feed_type,
+                          feed_url=feed_url_for(self.settings, url or path or ""),
+                          title=feed_title)
+        signals.feed_generated.send(context, feed=feed)
+        if path:
+            complete_path = sanitised_join(self.output_path, path)
+            Path(complete_path).parent.mkdir(parents=True, exist_ok=True)
+            with self._open_w(complete_path, "utf-8", override_output) as fp:
+                feed.write(fp, "utf-8")
+            logger.info('Writing "%s"', complete_path)
+            signals.feed_written.send(complete_path, context=context, feed=feed)
+        return feed
+
+
+def provide_writer(pelican):
+    """get_writer: Pelican writes every page and feed with ReviewFeedWriter."""
+    return ReviewFeedWriter
+
+
+def genres_with_reviews(articles, settings) -> dict[str, tuple[str, list]]:
+    """{slug: (genre name, reviews newest first)}, slugged the way browse pages are."""
+    regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS", DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
+    use_unicode = settings.get("SLUGIFY_USE_UNICODE", False)
+    genres: dict[str, tuple[str, list]] = {}
+    for article in articles:
+        review = getattr(article, "review", None)
+        for genre in review.genres if review else ():
+            slug = slugify(genre, regex_subs=regex_subs, use_unicode=use_unicode)
+            if slug:
+                genres.setdefault(slug, (genre, []))[1].append(article)
+    return genres
+
+
+def valid_pattern(feed_type: str, pattern) -> bool:
+    """A genre feed path pattern is off (empty) or a path holding {slug}; anything else is reported."""
+    if not pattern:
+        return False
+    setting = f"FILMREVIEWS_GENRE_FEED_{feed_type.upper()}"
+    try:
+        ok = isinstance(pattern, str) and "{slug}" in pattern and pattern.format(slug="x") != ""
+    except (KeyError, IndexError, ValueError):
+        ok = False
+    if not ok:
+        logger.warning("Feed setting problem: %s: %r: expected a path with {slug}, e.g. %r, "
+                       "or None for no genre feeds; no %s genre feeds were written",
+                       setting, pattern, DEFAULT_GENRE_FEED_ATOM if feed_type == "atom"
+                       else DEFAULT_GENRE_FEED_RSS, feed_type.upper() if feed_type == "rss" else "Atom")
+    return ok
+
+
+def write_genre_feeds(generator, writer) -> None:
+    """article_writer_finalized: one Atom and one RSS feed per genre."""
+    settings = generator.settings
+    patterns = {
+        "atom": settings.get("FILMREVIEWS_GENRE_FEED_ATOM", DEFAULT_GENRE_FEED_ATOM),
+        "rss": settings.get("FILMREVIEWS_GENRE_FEED_RSS", DEFAULT_GENRE_FEED_RSS),
+    }
+    patterns = {kind: pattern for kind, pattern in patterns.items() if valid_pattern(kind, pattern)}
+    if not patterns:
+        return
+    for slug, (genre, articles) in sorted(genres_with_reviews(generator.articles, settings).items()):
+        for feed_type, pattern in patterns.items():
+            path = pattern.format(slug=slug)
+            writer.write_feed(articles, generator.context, path, path,
+                              feed_type=feed_type, feed_title=f"{genre} reviews")
