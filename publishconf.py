@@ -17,6 +17,8 @@ PUBLISH_SSH_HOST = ""
 PUBLISH_SSH_PORT = 22
 PUBLISH_SSH_USER = ""
 PUBLISH_SSH_PATH = ""
+PUBLISH_SSH_OPTIONS = ""  # extra ssh arguments, e.g. "-i ~/.ssh/reelnotes_deploy"
+PUBLISH_TARGET = ""  # a local folder instead of SSH (PUBLISH_SSH_HOST must be empty)
 
 # The linkbacks receiver (`invoke linkbacks.serve`) behind the production host.
 FILMREVIEWS_LINKBACKS_ENDPOINT = SITEURL + "/linkbacks"

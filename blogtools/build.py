@@ -26,6 +26,8 @@ BROKEN_OUTPUT = (
     # and only says so while stamping the file for its cache.
     re.compile(r"Cannot get modification stamp"),
     re.compile(r"overwrit", re.I),  # two contents saved to one path
+    # Two sources with one slug: the only message that names both files.
+    re.compile(r"There are \d+ original .*items with slug"),
     re.compile(r"Review problem"),  # our own validation
     re.compile(r"Poster problem"),  # a poster that cannot be decoded
     re.compile(r"Linkback problem"),

@@ -1,0 +1,166 @@
+"""Looking at the site locally: `invoke build`, `serve`, `reserve` and `livereload`.
+
+Owns the local preview: building into output/ while showing review problems
+as warnings (a preview keeps going; `invoke check` is the strict gate),
+serving output/ over HTTP on the loopback address, and the livereload loop
+that rebuilds and refreshes the browser whenever a source changes.
+
+Livereload rebuilds in a fresh Python process (`python -m blogtools.preview`)
+because Pelican imports the plugin once per process: an in-process rebuild
+would keep running the old plugin code after an edit to plugins/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from blogtools.build import BuildResult, build_site
+from blogtools.check import SiteCheck
+from blogtools.site_settings import ROOT, read_site_settings
+
+
+def build_preview(root: Path = ROOT, settings_file: str = "pelicanconf.py",
+                  output_path: Path | None = None, echo=print) -> BuildResult:
+    """Build into `output_path` (default: the settings' OUTPUT_PATH); report, never stop."""
+    root = Path(root).resolve()
+    if output_path is None:
+        output_path = Path(read_site_settings(settings_file, root)["OUTPUT_PATH"])
+    result = build_site(root / settings_file, output_path, root=root)
+    for problem in SiteCheck(result, root).problems:
+        echo(f"WARNING {problem}")
+    noun = "review" if result.articles == 1 else "reviews"
+    if result.error:
+        echo(f"The build stopped: {output_path} is incomplete or out of date until it is fixed.")
+    elif result.problems:
+        echo(f"Built {result.articles} {noun} into {output_path} with {len(result.problems)} "
+             "problem(s); run `invoke check` before publishing.")
+    else:
+        echo(f"Built {result.articles} {noun} into {output_path}.")
+    return result
+
+
+def _server_class(host: str):
+    from pelican.server import RootedHTTPServer
+
+    class PreviewServer(RootedHTTPServer):
+        # Restarting `invoke serve` right away must not fail on a TIME_WAIT port.
+        allow_reuse_address = True
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    return PreviewServer
+
+
+def _handler_class():
+    from http.server import SimpleHTTPRequestHandler
+
+    from pelican.server import ComplexHTTPRequestHandler
+
+    class PreviewHandler(ComplexHTTPRequestHandler):
+        """Pelican's clean-URL handler, answering a missing page with the site's 404 page.
+
+        (Pelican's own handler closes the connection without any answer.)
+        """
+
+        def do_GET(self):
+            found = self.get_path_that_exists(self.path.split("?", 1)[0])
+            if found:
+                self.path = found
+                SimpleHTTPRequestHandler.do_GET(self)
+                return
+            page = Path(self.base_path, "404.html")
+            body = page.read_bytes() if page.is_file() else b"Not found\n"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8" if page.is_file() else "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return PreviewHandler
+
+
+def make_server(output_path: Path, host: str = "localhost", port: int = 8000):
+    """An HTTP server for `output_path` with Pelican's clean-URL handling (not started)."""
+    # A handler class per server: Pelican's server stores the folder on the class.
+    return _server_class(host)(str(output_path), (host, port), _handler_class())
+
+
+def serve(output_path: Path, host: str = "localhost", port: int = 8000, open_browser: bool = False) -> None:
+    """Serve `output_path` until Ctrl-C."""
+    if not Path(output_path, "index.html").is_file():
+        raise FileNotFoundError(f"{output_path} has no index.html: run `invoke build` first")
+    server = make_server(output_path, host, port)
+    url = f"http://{host}:{server.server_address[1]}/"
+    print(f"Serving {output_path} at {url} (Ctrl-C to stop)", file=sys.stderr)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def watched_paths(root: Path, settings: dict) -> list[str]:
+    """Every source whose change should rebuild the preview, as livereload paths and globs."""
+    root = Path(root).resolve()
+    theme = Path(settings["THEME"])
+    return [
+        str(Path(settings["PATH"])),  # reviews, pages, posters and content/linkbacks data
+        str(theme / "templates"),
+        str(theme / "static"),
+        # Only source files: the rebuild itself writes __pycache__ in plugins/.
+        str(root / "plugins" / "**" / "*.py"),
+        str(root / "pelicanconf.py"),
+        str(root / "publishconf.py"),
+    ]
+
+
+def rebuild_command(root: Path, settings_file: str, output_path: Path) -> list[str]:
+    return [sys.executable, "-m", "blogtools.preview", "--root", str(root),
+            "--settings", settings_file, "--output", str(output_path)]
+
+
+def livereload(root: Path = ROOT, settings_file: str = "pelicanconf.py", host: str = "localhost",
+               port: int = 8000, open_browser: bool = False) -> None:
+    """Build, serve on host:port and rebuild + reload the browser on every source change."""
+    from livereload import Server
+
+    root = Path(root).resolve()
+    settings = read_site_settings(settings_file, root)
+    output_path = Path(settings["OUTPUT_PATH"])
+    command = rebuild_command(root, settings_file, output_path)
+
+    def rebuild():
+        subprocess.run(command, cwd=root)
+
+    rebuild()
+    server = Server()
+    for path in watched_paths(root, settings):
+        server.watch(path, rebuild)
+    server.serve(host=host, port=port, root=str(output_path),
+                 open_url_delay=1 if open_browser else None)
+
+
+def main(argv=None) -> int:
+    """One preview build; livereload runs this in a fresh process for every rebuild."""
+    parser = argparse.ArgumentParser(prog="python -m blogtools.preview", description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--settings", default="pelicanconf.py")
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args(argv)
+    for path in (args.root.resolve(), args.root.resolve() / "plugins"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    result = build_preview(args.root, args.settings, args.output)
+    return 1 if result.error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
