@@ -142,7 +142,8 @@ def test_environment_overrides_settings_and_options_reach_ssh():
 
     assert destination == Destination(path="/srv/www", host="new.example.org", port=2222, user="marta",
                                       ssh_options=("-i", "/keys/deploy key", "-o", "BatchMode=yes"))
-    assert command[:6] == ["rsync", "-rlptz", "--delete", "--checksum", "--itemize-changes", "--dry-run"]
+    assert command[:8] == ["rsync", "-rlptz", "--delete", "--delete-after", "--delay-updates",
+                           "--checksum", "--itemize-changes", "--dry-run"]
     assert command[-3:] == ["ssh -p 2222 -i '/keys/deploy key' -o BatchMode=yes",
                             "/tmp/build/", "marta@new.example.org:/srv/www/"]
 
