@@ -272,21 +272,27 @@ def _moderate(status):
 def linkbacks_export(c, db=None):
     """Write approved linkbacks into content/linkbacks/."""
     settings = _settings()
-    content = Path(settings["PATH"]) / settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")
-    _linkbacks_cli().export(db or _linkbacks_db(), str(content), str(_output_path() / "reviews.json"))
+    for line in _linkbacks_cli().export(db or _linkbacks_db(), str(settings["PATH"]),
+                                        str(_output_path() / "reviews.json"),
+                                        subdir=settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")):
+        print(line)
 
 
 @task(name="send", help={"allow-loopback": "also send to local addresses (testing only)"})
 def linkbacks_send(c, allow_loopback=False):
     """Send linkbacks for the external links in output/."""
-    cache = ROOT / _settings().get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    _linkbacks_cli().send(str(_output_path()), str(cache), allow_loopback=allow_loopback)
+    settings = _settings(SETTINGS_PUBLISH)
+    cache = ROOT / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
+    for line in _linkbacks_cli().send(str(_output_path()), str(cache), allow_loopback=allow_loopback,
+                                      site_url=settings["SITEURL"], blog_name=settings["SITENAME"]):
+        print(line)
 
 
 @task(name="reverify", help={"db": "SQLite database"})
 def linkbacks_reverify(c, db=None):
     """Re-fetch stored linkbacks; drop those no longer linking."""
-    _linkbacks_cli().reverify(db or _linkbacks_db())
+    for line in _linkbacks_cli().reverify(db or _linkbacks_db()):
+        print(line)
 
 
 linkbacks = Collection("linkbacks")

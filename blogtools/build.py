@@ -75,6 +75,18 @@ def _in_directory(path: Path):
         os.chdir(previous)
 
 
+def _reset_sitemap_plugin() -> None:
+    """pelican-sitemap keeps its run in module state and resets it only when a
+    build finishes; after a build that failed half-way, the next build in the
+    same process would write no sitemap at all."""
+    try:
+        from pelican.plugins.sitemap import sitemap
+    except ImportError:
+        return
+    sitemap.generator._main_pelican = None
+    sitemap.generator.page_queue = []
+
+
 def is_problem(message: str) -> bool:
     return any(pattern.search(message) for pattern in BROKEN_OUTPUT)
 
@@ -90,6 +102,7 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     # process (livereload, tests, check after build) must report it again.
     LimitFilter._raised_messages.clear()
     LimitFilter._group_count.clear()
+    _reset_sitemap_plugin()
 
     output_path = Path(output_path).resolve()
     result = BuildResult(output_path)

@@ -260,8 +260,9 @@ def _send_linkbacks(root: Path, settings: dict, output: Path, echo) -> None:
         raise PublishError(f"The site is published, but linkbacks were not sent: {exc}") from None
 
     cache = root / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    result = cli.send(str(output), str(cache))
-    echo(f"Linkbacks: {result}" if result is not None else "Linkbacks sent.")
+    for line in cli.send(str(output), str(cache), site_url=settings["SITEURL"],
+                         blog_name=settings.get("SITENAME", "")):
+        echo(f"Linkbacks: {line}")
 
 
 def gh_pages(root: Path = ROOT, settings_file: str = "publishconf.py", *, remote: str | None = None,

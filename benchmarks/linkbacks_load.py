@@ -1,0 +1,210 @@
+"""Bounded load test of the linkback receiver, entirely on 127.0.0.1.
+
+Starts the receiver (threaded wsgiref server, temporary SQLite database,
+generous rate limits, loopback sources allowed) and a loopback "blog" server
+whose every page links to one review, then sends N pings -- alternately
+TrackBack and Webmention, each from a distinct source -- from T client
+threads. Afterwards it checks that none was lost or duplicated (every
+request answered with success, exactly N linkbacks stored, one per source,
+every webmention verified, every source fetched exactly once) and that
+``PRAGMA integrity_check`` is ok, and prints throughput and latency.
+
+    python benchmarks/linkbacks_load.py [--pings 2000] [--threads 8]
+
+Exit status 0 when every check passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "plugins") not in sys.path:
+    sys.path.insert(0, str(ROOT / "plugins"))
+
+from filmreviews.linkbacks.receiver import Config, RateLimit  # noqa: E402
+from filmreviews.linkbacks.server import start_in_thread  # noqa: E402
+
+SITE = "https://example.org"
+REVIEWS = [f"film-{n:02d}" for n in range(10)]
+
+
+class SourceServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+def start_source_server():
+    """Every GET /s/<n>?r=<slug> is a small blog post linking to that review;
+    fetches are counted per path."""
+    hits: dict[str, int] = {}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            path, _, query = self.path.partition("?")
+            slug = query.partition("r=")[2]
+            with lock:
+                hits[path] = hits.get(path, 0) + 1
+            body = (
+                f"<!doctype html><html><head><title>Post {path}</title></head><body>"
+                f'<article class="h-entry"><h1 class="p-name">Post {path}</h1>'
+                f'<div class="e-content"><p>About <a href="{SITE}/reviews/{slug}/">this film</a>.</p></div>'
+                f"</article></body></html>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = SourceServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, hits
+
+
+def one_ping(port: int, source_base: str, i: int):
+    slug = REVIEWS[i % len(REVIEWS)]
+    source = f"{source_base}/s/{i}?r={slug}"
+    if i % 2 == 0:
+        path = f"/trackback/{slug}"
+        fields = {"url": source, "title": f"Post {i}", "excerpt": "About this film.", "blog_name": f"Blog {i}"}
+    else:
+        path = "/webmention"
+        fields = {"source": source, "target": f"{SITE}/reviews/{slug}/"}
+    body = urlencode(fields)
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        data = resp.read()
+        status = resp.status
+    except OSError as exc:
+        status, data = 0, repr(exc).encode()
+    finally:
+        conn.close()
+    elapsed = time.perf_counter() - started
+    if i % 2 == 0:
+        ok = status == 200 and b"<error>0</error>" in data
+        token = None
+    else:
+        ok = status == 202
+        token = json.loads(data)["location"].rsplit("/", 1)[1] if ok else None
+    return ok, elapsed, (slug, source), token, status
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def run(pings: int, threads: int) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="linkbacks-load-"))
+    reviews_json = tmp / "reviews.json"
+    reviews_json.write_text(json.dumps({
+        "site_url": "",
+        "reviews": [{"slug": s, "url": f"/reviews/{s}/", "title": s} for s in REVIEWS],
+    }))
+    generous = RateLimit(10**9, 1.0)
+    config = Config(
+        db_path=tmp / "linkbacks.sqlite3",
+        reviews_json=reviews_json,
+        site_url=SITE,
+        allow_loopback=True,
+        ip_limit=generous,
+        pair_limit=generous,
+        status_limit=generous,
+        webmention_workers=4,
+    )
+    source_server, hits = start_source_server()
+    source_base = f"http://127.0.0.1:{source_server.server_address[1]}"
+    receiver = start_in_thread(config)
+    results = [None] * pings
+    counter = iter(range(pings))
+    counter_lock = threading.Lock()
+
+    def client():
+        while True:
+            with counter_lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            results[i] = one_ping(receiver.port, source_base, i)
+
+    try:
+        started = time.perf_counter()
+        workers = [threading.Thread(target=client) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        requests_done = time.perf_counter() - started
+        drained = receiver.app.wait_idle(120)
+        all_done = time.perf_counter() - started
+        store = receiver.app.store
+
+        failures = [(i, r[4]) for i, r in enumerate(results) if not r[0]]
+        rows = store.list()
+        stored_pairs = [(row.review, row.source) for row in rows]
+        expected_pairs = {r[2] for r in results}
+        tokens = [r[3] for r in results if r[3]]
+        states = {}
+        for token in tokens:
+            state = store.request_status(token)
+            states[state] = states.get(state, 0) + 1
+        integrity = store.integrity_check()
+        fetched_twice = sum(1 for n in hits.values() if n > 1)
+        latencies = [r[1] * 1000 for r in results]
+        checks = {
+            "all requests answered with success": not failures,
+            "webmention queue drained": drained,
+            f"{pings} linkbacks stored (none lost)": len(rows) == pings,
+            "one per (review, source) (none duplicated)": len(set(stored_pairs)) == len(stored_pairs) == pings
+            and set(stored_pairs) == expected_pairs,
+            "every webmention verified": states == {"verified": len(tokens)},
+            "every source fetched exactly once": len(hits) == pings and fetched_twice == 0,
+            "PRAGMA integrity_check ok": integrity == "ok",
+            "journal mode WAL": store.journal_mode() == "wal",
+        }
+        print(f"linkbacks load: {pings} pings ({pings // 2 + pings % 2} trackback, {pings // 2} webmention), "
+              f"{threads} client threads, loopback only")
+        print(f"  requests:   {requests_done:.2f} s  ->  {pings / requests_done:.0f} req/s")
+        print(f"  end to end: {all_done:.2f} s (incl. async webmention verification)  ->  {pings / all_done:.0f} linkbacks/s")
+        print(f"  latency:    p50 {statistics.median(latencies):.1f} ms   p99 {percentile(latencies, 99):.1f} ms   "
+              f"max {max(latencies):.1f} ms")
+        print(f"  stored:     {len(rows)} rows; webmention states {states}; integrity_check: {integrity}")
+        for name, passed in checks.items():
+            print(f"  [{'ok' if passed else 'FAIL'}] {name}")
+        if failures:
+            print(f"  first failures (index, HTTP status): {failures[:5]}")
+        return 0 if all(checks.values()) else 1
+    finally:
+        receiver.stop()
+        source_server.shutdown()
+        source_server.server_close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pings", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    return run(args.pings, args.threads)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Site search: the Pagefind index, built over the finished output.
+
+Owns the last step of every build: running Pagefind on the output folder so
+the search page (theme/templates/search.html with theme/static/js/site.js)
+can search the reviews in the browser. Only review pages are indexed: the
+theme marks the review's <article> with `data-pagefind-body`, so lists,
+archives and browse pages stay out of the results. The bundle lands in
+`<output>/pagefind/`, where the search page looks for it.
+
+Settings (optional): FILMREVIEWS_SEARCH = False skips indexing (the search
+page then says search is unavailable and points to the browse pages).
+A failure is logged as a "Search problem", which `blogtools.build` counts as
+a broken build.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_PREFIX = "Search problem"
+BUNDLE_DIR = "pagefind"  # the search page loads <site root>/pagefind/pagefind.js
+TIMEOUT_SECONDS = 300
+INDEXED_PAGES = re.compile(r"Indexed (\d+) pages?")
+
+
+def _reviews_written(pelican) -> bool:
+    """Whether the build wrote at least one review page for Pagefind to find."""
+    return any("data-pagefind-body" in path.read_text(encoding="utf-8", errors="replace")
+               for path in Path(pelican.output_path).rglob("*.html"))
+
+
+def _what_went_wrong(text: str, count: int = 2) -> str:
+    """Pagefind's own words, without the Rust backtrace boilerplate around them."""
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().startswith(("stack backtrace", "note:", "thread '"))]
+    return " / ".join(lines[-count:]) or "(Pagefind printed nothing)"
+
+
+def index_site(pelican) -> None:
+    """finalized: build the Pagefind index of the review pages in the output folder."""
+    settings = pelican.settings
+    if not settings.get("FILMREVIEWS_SEARCH", True):
+        logger.info("Search index skipped: FILMREVIEWS_SEARCH is False, so the search page "
+                    "will only offer the browse pages")
+        return
+    output = Path(pelican.output_path)
+    if importlib.util.find_spec("pagefind") is None:
+        logger.warning("%s: the pagefind package is not installed: expected it in this Python "
+                       "environment (requirements.txt: pagefind[bin]), or FILMREVIEWS_SEARCH = False "
+                       "to build without search", PROBLEM_PREFIX)
+        return
+    bundle = output / BUNDLE_DIR
+    if bundle.exists() and not bundle.is_dir():
+        logger.warning("%s: %s is a file: expected that name free for the search bundle "
+                       "(is some content or static file saved as %r?)", PROBLEM_PREFIX, bundle, BUNDLE_DIR)
+        return
+    # A fresh bundle each build: fragments of deleted reviews must not linger.
+    shutil.rmtree(bundle, ignore_errors=True)
+    command = [sys.executable, "-m", "pagefind", "--site", str(output), "--output-subdir", BUNDLE_DIR]
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s: Pagefind did not finish indexing %s within %d seconds: expected a "
+                       "search index in %s", PROBLEM_PREFIX, output, TIMEOUT_SECONDS, bundle)
+        return
+    except OSError as exc:
+        logger.warning("%s: could not start Pagefind (%s): expected %s -m pagefind to run",
+                       PROBLEM_PREFIX, exc, sys.executable)
+        return
+    if run.returncode != 0:
+        logger.warning("%s: Pagefind failed with exit status %d: %s: expected a search index in %s",
+                       PROBLEM_PREFIX, run.returncode, _what_went_wrong(run.stderr or run.stdout), bundle)
+        return
+    found = INDEXED_PAGES.search(run.stdout)
+    pages = int(found.group(1)) if found else 0
+    if pages == 0 and _reviews_written(pelican):
+        logger.warning("%s: Pagefind indexed no pages in %s: expected every review page "
+                       "(marked data-pagefind-body by the theme) to be indexed; Pagefind said: %s",
+                       PROBLEM_PREFIX, output, _what_went_wrong(run.stdout + run.stderr))
+        return
+    if not (bundle / "pagefind.js").is_file():
+        logger.warning("%s: Pagefind ran but wrote no %s: expected the search bundle there",
+                       PROBLEM_PREFIX, bundle / "pagefind.js")
+        return
+    logger.info("Search index: %d review pages indexed into %s", pages, bundle)

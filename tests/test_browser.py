@@ -1,0 +1,268 @@
+"""The theme in a real browser: accessible in both schemes, responsive, keyboard-usable,
+searchable, and complete without JavaScript.
+
+One Chromium per module, driven by Playwright against the sample site served
+from 127.0.0.1. axe-core (axe-playwright-python) checks WCAG 2.1 A/AA on the
+main kinds of page, in the light and dark schemes, both as the system
+preference and as chosen with the header toggle. Screenshots at 375 px and
+1280 px go to test-artifacts/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
+
+from tests.site_fixture import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = {
+    "home": "",
+    "review": "reviews/her-2013/",
+    "archive": "archives/",
+    "tag": "tags/loneliness/",
+    "director": "directors/spike-jonze/",
+    "search": "search/",
+    "404": "404.html",
+}
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+              "resultTypes": ["violations"]}
+PHONE, DESKTOP = 375, 1280
+
+# Relative luminance of the page background: tells which scheme is really on screen.
+BACKGROUND_LUMINANCE = """() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+  const lin = c => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}"""
+# Characters on each rendered line of an element's text.
+CHARACTERS_PER_LINE = """(selector) => {
+  const block = document.querySelector(selector);
+  const range = document.createRange();
+  const lines = new Map();
+  const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect) continue;
+      const top = Math.round(rect.top);
+      lines.set(top, (lines.get(top) || 0) + 1);
+    }
+  }
+  return [...lines.entries()].sort((a, b) => a[0] - b[0]).map(entry => entry[1]);
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(preview_build):
+    assert preview_build.ok, preview_build.problems
+    with serve(preview_build.output_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is needed for the browser tests (Debian: apt-get install chromium)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe():
+    return Axe()
+
+
+def open_page(context, url):
+    page = context.new_page()
+    page.goto(url, wait_until="load")
+    return page
+
+
+def load_lazy_images(page) -> None:
+    """Full-page screenshots do not scroll, so lazy posters would show as empty boxes."""
+    page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
+    page.wait_for_function("[...document.images].every(img => img.complete)")
+
+
+def violations(axe, page) -> list[str]:
+    results = axe.run(page, options=WCAG_21_AA).response["violations"]
+    return [f"{page.url}: {v['id']}: {v['help']} at {', '.join(t for n in v['nodes'] for t in n['target'])}"
+            for v in results]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_main_pages_pass_axe_fit_a_phone_and_are_captured(browser, site, axe, scheme):
+    """axe finds nothing; no sideways scrolling at 375 px; screenshots at both widths."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(color_scheme=scheme, viewport={"width": DESKTOP, "height": 900})
+    page = context.new_page()
+    found, too_wide = [], []
+    for name, path in PAGES.items():
+        page.set_viewport_size({"width": DESKTOP, "height": 900})
+        page.goto(site + path, wait_until="load")
+        luminance = page.evaluate(BACKGROUND_LUMINANCE)
+        assert (luminance < 0.05) if scheme == "dark" else (luminance > 0.8), (name, scheme, luminance)
+        found += violations(axe, page)
+        load_lazy_images(page)
+        page.screenshot(path=SCREENSHOTS / f"{name}-{scheme}-{DESKTOP}.png", full_page=True)
+        page.set_viewport_size({"width": PHONE, "height": 800})
+        widths = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        if widths[0] > widths[1]:
+            too_wide.append((name, widths))
+        page.screenshot(path=SCREENSHOTS / f"{name}-{scheme}-{PHONE}.png", full_page=True)
+    context.close()
+    assert not found, "\n".join(found)
+    assert not too_wide
+
+
+def test_pages_pass_axe_in_the_scheme_chosen_with_the_toggle(browser, site, axe):
+    context = browser.new_context(color_scheme="light", viewport={"width": DESKTOP, "height": 900})
+    page = open_page(context, site)
+    toggle = page.locator("button.scheme-toggle")
+    assert toggle.is_visible() and toggle.get_attribute("aria-pressed") == "false"
+    toggle.click()
+    assert page.get_attribute("html", "data-scheme") == "dark"
+    assert toggle.get_attribute("aria-pressed") == "true"
+    found = []
+    for name, path in PAGES.items():
+        page.goto(site + path, wait_until="load")
+        assert page.evaluate(BACKGROUND_LUMINANCE) < 0.05, name  # the stored choice, on every page
+        found += violations(axe, page)
+    context.close()
+    assert not found, "\n".join(found)
+
+
+def test_scheme_choice_survives_a_reload(browser, site):
+    context = browser.new_context(color_scheme="dark")
+    page = open_page(context, site + PAGES["review"])
+    assert page.evaluate(BACKGROUND_LUMINANCE) < 0.05
+    page.click("button.scheme-toggle")
+    assert page.evaluate(BACKGROUND_LUMINANCE) > 0.8
+    page.reload(wait_until="load")
+    assert page.get_attribute("html", "data-scheme") == "light"
+    assert page.evaluate(BACKGROUND_LUMINANCE) > 0.8
+    assert page.get_attribute("button.scheme-toggle", "aria-pressed") == "false"
+    context.close()
+
+
+def test_pages_do_not_shift_while_they_load(browser, site):
+    """Cumulative layout shift 0: every image has its size, the toggle keeps its place."""
+    context = browser.new_context(viewport={"width": DESKTOP, "height": 900})
+    page = context.new_page()
+    shifts = {}
+    for name in ("home", "review", "director"):
+        page.goto(site + PAGES[name], wait_until="load")
+        page.mouse.wheel(0, 20000)  # bring the lazy posters in
+        page.wait_for_function("[...document.images].every(img => img.complete)")
+        shifts[name] = page.evaluate("""() => new Promise(resolve => {
+            let total = 0;
+            new PerformanceObserver(list => {
+                for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
+            }).observe({type: "layout-shift", buffered: true});
+            requestAnimationFrame(() => requestAnimationFrame(() => resolve(total)));
+        })""")
+    context.close()
+    assert shifts == {"home": 0, "review": 0, "director": 0}
+
+
+def test_keyboard_focus_is_always_visible(browser, site):
+    context = browser.new_context()
+    page = open_page(context, site)
+    page.keyboard.press("Tab")
+    first = page.evaluate("""() => { const el = document.activeElement, s = getComputedStyle(el);
+        return [el.getAttribute('href'), s.outlineStyle, s.outlineWidth, s.boxShadow]; }""")
+    assert first[0] == "#main"
+    assert first[1] != "none" and first[2] != "0px" or first[3] != "none", first
+    # Poster cards draw their focus ring around the whole card (the link's ::after).
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("!!document.activeElement.closest('.poster-card')"):
+            break
+    ring = page.evaluate("""() => { const s = getComputedStyle(document.activeElement, '::after');
+        return [s.outlineStyle, s.outlineWidth]; }""")
+    assert ring[0] != "none" and ring[1] != "0px", ring
+    context.close()
+
+
+def test_skip_link_moves_focus_to_the_main_content(browser, site):
+    context = browser.new_context()
+    page = open_page(context, site + PAGES["review"])
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.locator(".skip-link").is_visible()  # shown when focused
+    page.keyboard.press("Enter")
+    page.wait_for_function("location.hash === '#main'")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the next stop is inside the review, not the header
+    assert page.evaluate("!!document.activeElement.closest('main')")
+    context.close()
+
+
+def test_search_for_an_actor_finds_the_review(browser, site, axe):
+    context = browser.new_context()
+    page = open_page(context, site + PAGES["search"])
+    assert not page.locator(".search-no-js").is_visible()
+    page.fill("#search-query", "Phoenix")
+    page.press("#search-query", "Enter")
+    page.wait_for_selector(".search-result")
+    titles = page.locator(".search-result-title").all_inner_texts()
+    assert "Her (2013)" in titles
+    her = page.locator(".search-result", has_text="Her (2013)")
+    assert her.locator("a").get_attribute("href").endswith("/reviews/her-2013/")
+    assert "Phoenix" in her.locator("mark").first.inner_text()
+    thumbnail = her.locator("img")
+    thumbnail.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert re.fullmatch(r"\d+ reviews? match(es)? “Phoenix”\.", page.inner_text(".search-status"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"search-results-light-{DESKTOP}.png", full_page=True)
+    # The query is in the address, so a result page can be shared or reloaded.
+    assert not violations(axe, page)  # the results, too, are accessible
+    page.reload(wait_until="load")
+    page.wait_for_selector(".search-result")
+    assert "Her (2013)" in page.locator(".search-result-title").all_inner_texts()
+    context.close()
+
+
+def test_review_text_keeps_a_comfortable_measure(browser, site):
+    context = browser.new_context(viewport={"width": DESKTOP, "height": 900})
+    page = open_page(context, site + PAGES["review"])
+    counts = []
+    for paragraph in range(page.locator(".review-body p").count()):
+        lines = page.evaluate(CHARACTERS_PER_LINE, f".review-body p:nth-of-type({paragraph + 1})")
+        counts += lines[:-1]  # a paragraph's last line is as short as it happens to be
+    context.close()
+    assert len(counts) >= 8
+    assert 60 <= statistics.median(counts) <= 75, counts
+
+
+def test_without_javascript_reviews_read_fully_and_search_points_to_browse_pages(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = open_page(context, site + PAGES["review"])
+    assert page.locator("h1").inner_text() == "Her"
+    body = page.locator(".review-body")
+    assert body.is_visible() and "Theodore writes heartfelt letters" in body.inner_text()
+    assert page.locator(".poster-card-large img").is_visible()
+    assert not page.locator("button.scheme-toggle").is_visible()  # it could not work
+    page.goto(site + PAGES["search"], wait_until="load")
+    assert not page.locator("form.search-form").is_visible()
+    assert page.locator(".search-no-js").is_visible()
+    browse = page.locator(".search-browse a")
+    assert {"Genres", "Directors", "Years", "Tags", "Archives"} <= set(browse.all_inner_texts())
+    page.click("text=Directors")
+    assert page.locator("h1").inner_text() == "Directors"
+    context.close()

@@ -1,0 +1,181 @@
+"""The store, moderation, export into data files, reverify, and the CLI API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_linkbacks_support import HER, REVIEWS, PageServer, guard_dns, write_reviews_json  # noqa: E402
+
+from filmreviews.linkbacks import cli, moderation  # noqa: E402
+from filmreviews.linkbacks.fetch import Fetcher  # noqa: E402
+from filmreviews.linkbacks.records import load_linkbacks  # noqa: E402
+from filmreviews.linkbacks.store import DuplicateLinkback, Store, UnknownLinkback  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch):
+    guard_dns(monkeypatch)
+
+
+SLUGS = {"her-2013", "alien-1979"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def add(store, n, review="her-2013", **kw):
+    fields = dict(review=review, source=f"https://blog{n}.example/post", target=HER, kind="pingback",
+                  title=f"Post {n}", author=f"Blog {n}", excerpt="Nice.", received=f"2026-11-{10 + n:02d}T10:00:00+00:00")
+    fields.update(kw)
+    return store.add(**fields)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return Store(tmp_path / "db" / "linkbacks.sqlite3")
+
+
+def test_store_schema_wal_and_unique_pair(store):
+    assert store.journal_mode() == "wal"
+    first = add(store, 1)
+    with pytest.raises(DuplicateLinkback) as info:
+        add(store, 1, kind="webmention")
+    assert info.value.existing_id == first
+    add(store, 1, review="alien-1979")  # same source, other review: fine
+    assert store.count() == 2
+
+
+def test_store_concurrent_writers_threads_and_processes(store):
+    """8 threads and a second process insert at once, each pair twice:
+    every pair is stored exactly once and the database is intact."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[2]);"
+        "from filmreviews.linkbacks.store import Store, DuplicateLinkback\n"
+        "s = Store(sys.argv[1])\n"
+        "for i in range(100):\n"
+        "    for _ in range(2):\n"
+        "        try: s.add(review='alien-1979', source=f'https://p.example/{i}', target='t', kind='trackback')\n"
+        "        except DuplicateLinkback: pass\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, store.path, str(ROOT / "plugins")])
+    errors, duplicates = [], []
+
+    def worker(t):
+        for i in range(40):
+            for _ in range(2):
+                try:
+                    store.add(review="her-2013", source=f"https://t.example/{i}", target=HER, kind="webmention")
+                except DuplicateLinkback:
+                    duplicates.append(i)
+                except Exception as exc:  # noqa: BLE001 -- any error fails the test
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert proc.wait(timeout=60) == 0
+    assert errors == []
+    assert len(store.list(review="her-2013")) == 40 and len(duplicates) == 8 * 80 - 40
+    assert len(store.list(review="alien-1979")) == 100
+    assert store.integrity_check() == "ok"
+
+
+def test_moderation_list_approve_reject_spam(store):
+    ids = [add(store, n) for n in range(1, 5)]
+    assert [row.id for row in moderation.list_linkbacks(store, "pending")] == ids
+    moderation.approve(store, ids[0])
+    moderation.reject(store, ids[1])
+    assert moderation.mark_spam(store, ids[2]).status == "spam"
+    by_status = {s: [r.id for r in moderation.list_linkbacks(store, s)] for s in ("pending", "approved", "rejected", "spam")}
+    assert by_status == {"pending": [ids[3]], "approved": [ids[0]], "rejected": [ids[1]], "spam": [ids[2]]}
+    assert len(moderation.list_linkbacks(store)) == 4
+    with pytest.raises(UnknownLinkback):
+        moderation.approve(store, 999)
+    with pytest.raises(ValueError):
+        moderation.set_status(store, ids[3], "published")
+    with pytest.raises(ValueError):
+        moderation.list_linkbacks(store, "nonsense")
+
+
+def test_export_writes_data_files_the_loader_reads_back(store, tmp_path):
+    content = tmp_path / "content"
+    a, b, c = add(store, 3), add(store, 1), add(store, 2, review="alien-1979", kind="webmention", type="like")
+    pending = add(store, 4)
+    gone = add(store, 5, review="deleted-review")
+    for i in (a, b, c, gone):
+        moderation.approve(store, i)
+    result = moderation.export(store, content, SLUGS)
+    assert sorted(p.name for p in result.written) == ["alien-1979.json", "her-2013.json"]
+    assert [row.id for row in result.skipped] == [gone]
+    loaded = load_linkbacks(content, SLUGS)
+    assert [lb.id for lb in loaded["her-2013"]] == [b, a]  # by date
+    assert pending not in [lb.id for lb in loaded["her-2013"]]
+    assert loaded["alien-1979"][0].type == "like" and loaded["alien-1979"][0].label == "Like"
+    assert loaded["her-2013"][0].title == "Post 1"
+    # Nothing changed: files untouched.
+    assert moderation.export(store, content, SLUGS).written == []
+    assert sorted(p.name for p in (content / "linkbacks").iterdir()) == ["alien-1979.json", "her-2013.json"]
+
+
+def test_export_keeps_hand_edits_and_drops_unapproved(store, tmp_path):
+    content = tmp_path / "content"
+    keep, drop = add(store, 1), add(store, 2)
+    moderation.approve(store, keep)
+    moderation.approve(store, drop)
+    moderation.export(store, content, SLUGS)
+    path = content / "linkbacks" / "her-2013.json"
+    data = json.loads(path.read_text())
+    data["linkbacks"][0]["excerpt"] = "Edited by hand."
+    data["linkbacks"].append({"id": 9000, "kind": "trackback", "type": "mention", "source": "https://old.example/",
+                              "title": "From the old blog", "author": "Old", "excerpt": "",
+                              "date": "2010-01-01T00:00:00+00:00"})
+    path.write_text(json.dumps(data, indent=2))
+    moderation.reject(store, drop)
+    moderation.export(store, content, SLUGS)
+    loaded = load_linkbacks(content, SLUGS)["her-2013"]
+    assert [(lb.id, lb.excerpt) for lb in loaded] == [(9000, ""), (keep, "Edited by hand.")]
+
+
+def test_reverify_rejects_gone_and_unlinked_sources(store, tmp_path):
+    pages = PageServer()
+    try:
+        ids = {}
+        for name, status, links in (("gone", 410, False), ("unlinked", 200, False), ("fine", 200, True), ("down", 503, False)):
+            body = f'<p><a href="{HER if links else "https://else.example/"}">x</a></p>'
+            url = pages.set(f"/{name}", body, status=status)
+            ids[name] = add(store, len(ids) + 1, source=url)
+            moderation.approve(store, ids[name])
+        results = {r.id: r.outcome for r in moderation.reverify(store, Fetcher(allow_loopback=True))}
+        assert results == {ids["gone"]: "rejected", ids["unlinked"]: "rejected", ids["fine"]: "kept", ids["down"]: "unreachable"}
+        assert [r.id for r in store.list("approved")] == [ids["fine"], ids["down"]]
+        # Private sources are not fetched by default (no loopback): kept, not fetched.
+        before = len(pages.requests)
+        assert {r.outcome for r in moderation.reverify(store)} == {"unreachable"}
+        assert len(pages.requests) == before
+    finally:
+        pages.stop()
+
+
+def test_cli_functions(store, tmp_path):
+    reviews_json = write_reviews_json(tmp_path / "reviews.json", "", REVIEWS)
+    first = add(store, 1)
+    add(store, 2, title="Tab\tand <b>tags</b>\x1b[2J")  # as if written to the DB directly
+    lines = cli.list_linkbacks(store.path)
+    assert len(lines) == 2 and lines[0].startswith(f"#{first} ") and "pending" in lines[0]
+    assert "Tab and tags" in lines[1] and "<b>" not in lines[1] and "\x1b" not in lines[1]
+    assert "approved" in cli.set_status(store.path, first, "approved")
+    assert len(cli.list_linkbacks(store.path, "approved")) == 1
+    content = tmp_path / "content"
+    report = cli.export(store.path, content, reviews_json)
+    assert report == [f"wrote {content / 'linkbacks' / 'her-2013.json'}"]
+    assert [lb.id for lb in load_linkbacks(content, SLUGS)["her-2013"]] == [first]
+    assert cli.reverify(store.path) == [f"#{first} unreachable: SourceMissing (https://blog1.example/post)"]
+    with pytest.raises(KeyError):
+        cli.set_status(store.path, 4242, "approved")

@@ -1,0 +1,166 @@
+"""The linkbacks data files: the loader the plugin calls and its errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from filmreviews.linkbacks.records import (
+    Linkback,
+    LinkbackDataError,
+    endpoint_urls,
+    load_linkbacks,
+    plain_text,
+    write_file,
+)
+
+SLUGS = {"her-2013", "alien-1979"}
+
+
+def entry(**overrides):
+    data = {
+        "id": 12,
+        "kind": "webmention",
+        "type": "reply",
+        "source": "https://blog.example/posts/her",
+        "title": "On Her",
+        "author": "Example Blog",
+        "excerpt": "A lovely film.",
+        "date": "2026-11-20T10:00:00+00:00",
+    }
+    data.update(overrides)
+    return data
+
+
+def write(content: Path, name: str, data) -> Path:
+    folder = content / "linkbacks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def test_load_linkbacks_reads_and_sorts(tmp_path):
+    write(tmp_path, "her-2013.json", {"review": "her-2013", "linkbacks": [
+        entry(id=2, date="2026-11-21T09:00:00+01:00", kind="trackback", type="mention"),
+        entry(id=1, date="2026-11-19T10:00:00+00:00", kind="pingback", type="mention"),
+    ]})
+    write(tmp_path, "alien-1979.json", {"review": "alien-1979", "linkbacks": []})
+    result = load_linkbacks(tmp_path, SLUGS)
+    assert set(result) == {"her-2013", "alien-1979"}
+    assert [lb.id for lb in result["her-2013"]] == [1, 2]
+    first = result["her-2013"][0]
+    assert isinstance(first, Linkback)
+    assert (first.label, result["her-2013"][1].label) == ("Pingback", "Trackback")
+    assert first.link == "https://blog.example/posts/her"
+    assert first.date == datetime(2026, 11, 19, 10, tzinfo=timezone.utc)
+    assert first.iso_date == "2026-11-19T10:00:00+00:00"
+    assert result["alien-1979"] == []
+
+
+def test_missing_folder_means_no_linkbacks(tmp_path):
+    assert load_linkbacks(tmp_path, SLUGS) == {}
+
+
+@pytest.mark.parametrize(
+    "name, data, fragments",
+    [
+        ("her-2013.json", '{"review": "her-2013", "linkbacks": [', ["her-2013.json", "not valid JSON", "line 1"]),
+        ("her-2013.json", "[]", ["her-2013.json", "top level", "expected an object"]),
+        ("gone-2020.json", {"review": "gone-2020", "linkbacks": []},
+         ["gone-2020.json", "'review'", '"gone-2020"', "published review"]),
+        ("her-2013.json", {"review": "alien-1979", "linkbacks": []},
+         ["her-2013.json", "'review'", '"alien-1979"', '"her-2013"']),
+        ("her-2013.json", {"review": "her-2013"}, ["her-2013.json", "'linkbacks' is missing"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(source="javascript:alert(1)")]},
+         ["her-2013.json", "linkbacks[0]", "'source'", '"javascript:alert(1)"', "http:// or https://"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [{k: v for k, v in entry().items() if k != "date"}]},
+         ["her-2013.json", "linkbacks[0]", "'date' is missing"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(kind="comment")]},
+         ["'kind'", '"comment"', "trackback, pingback, webmention"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(type="bookmark")]},
+         ["'type'", '"bookmark"', "mention, reply, like, repost"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(date="yesterday")]},
+         ["'date'", '"yesterday"', "ISO 8601"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(date="2026-11-20T10:00:00")]},
+         ["'date'", "UTC offset"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(excerpt="x" * 281)]},
+         ["'excerpt'", "281 characters", "at most 280"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(title="<b>bold</b>")]},
+         ["'title'", "plain text"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(id="7")]},
+         ["'id'", '"7"', "positive integer"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(), entry()]},
+         ["linkbacks[1]", "'id' is 12", "not used earlier"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(extra=1)]},
+         ["'extra' is not known"]),
+    ],
+)
+def test_bad_data_files_name_file_field_value_and_expectation(tmp_path, name, data, fragments):
+    path = write(tmp_path, name, data)
+    with pytest.raises(LinkbackDataError) as info:
+        load_linkbacks(tmp_path, SLUGS)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_non_utf8_file(tmp_path):
+    folder = tmp_path / "linkbacks"
+    folder.mkdir()
+    (folder / "her-2013.json").write_bytes(b'{"review": "her-2013", "linkbacks": [], "x": "\xff"}')
+    with pytest.raises(LinkbackDataError, match="her-2013.json: is not UTF-8"):
+        load_linkbacks(tmp_path, SLUGS)
+
+
+def test_write_file_round_trip_is_pretty_and_atomic(tmp_path):
+    path = tmp_path / "linkbacks" / "her-2013.json"
+    linkbacks = [Linkback.from_dict(entry(id=3)), Linkback.from_dict(entry(id=1, date="2026-01-01T00:00:00+00:00"))]
+    assert write_file(path, "her-2013", linkbacks) is True
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('{\n  "review": "her-2013",\n  "linkbacks": [\n')
+    assert [lb["id"] for lb in json.loads(text)["linkbacks"]] == [1, 3]
+    assert write_file(path, "her-2013", linkbacks) is False  # unchanged: not rewritten
+    assert [p.name for p in path.parent.iterdir()] == ["her-2013.json"]  # no temp files left
+    assert load_linkbacks(tmp_path, SLUGS)["her-2013"] == sorted(linkbacks, key=lambda lb: lb.date)
+
+
+def test_labels_and_helpers():
+    base = Linkback.from_dict(entry())
+    labels = {t: Linkback.from_dict(entry(type=t)).label for t in ("reply", "like", "repost", "mention")}
+    assert labels == {"reply": "Reply", "like": "Like", "repost": "Repost", "mention": "Mention"}
+    assert Linkback.from_dict(entry(kind="trackback", type="mention")).label == "Trackback"
+    assert base.date_label == "20 November 2026"
+    assert Linkback.from_dict(entry(title="", author="")).display_title == "https://blog.example/posts/her"
+    assert endpoint_urls("https://example.org/linkbacks/", "her-2013") == {
+        "trackback_url": "https://example.org/linkbacks/trackback/her-2013",
+        "pingback_url": "https://example.org/linkbacks/pingback",
+        "webmention_url": "https://example.org/linkbacks/webmention",
+    }
+    assert endpoint_urls("", "her-2013")["trackback_url"] == ""
+    assert plain_text("  <p>Hello</p>\n\n<p>world &amp; co</p> ") == "Hello world & co"
+
+
+def test_plain_text_is_idempotent_and_never_markup():
+    """Random soups of markup fragments: the result is stable and an HTML
+    parser finds no element, comment or processing instruction in it, even
+    embedded unescaped between other elements."""
+    import random
+
+    from bs4 import BeautifulSoup
+
+    tokens = ["<", ">", "&", "amp;", "lt;", "gt;", "&amp", "<b>", "</b>", "<script>", "</script>", "<!--", "-->",
+              "x", " ", "\n", "\x00", "\u202e", "&#60;", "&#x3c;", "=", '"', "/", "!", "?", "<!", "<?", "&nbsp;",
+              "<3", "<img src=x onerror=y>", "&lt", "img", "b"]
+    rng = random.Random(20261124)
+    for _ in range(3000):
+        raw = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 12)))
+        text = plain_text(raw, 40)
+        assert plain_text(text) == text, raw
+        soup = BeautifulSoup(f"<p>{text}</p><i>end</i>", "html.parser")
+        assert [t.name for t in soup.find_all(True)] == ["p", "i"], (raw, text)
+        assert all(type(s).__name__ == "NavigableString" for s in soup.find_all(string=True)), (raw, text)
