@@ -99,6 +99,10 @@ MARKDOWN = {
 # --- Plugins ------------------------------------------------------------------------
 PLUGIN_PATHS = ["plugins"]
 PLUGINS = ["sitemap", "filmreviews"]
+# Full-text search: Pagefind indexes the review pages after every build
+# (plugins/filmreviews/search.py). False skips it; the search page then points
+# readers to the browse pages.
+FILMREVIEWS_SEARCH = True
 
 SITEMAP = {
     "format": "xml",
