@@ -1,0 +1,1 @@
+"""Benchmarks: build-time comparison with stock Pelican, page-weight budgets, Lighthouse."""
