@@ -1,15 +1,13 @@
 """Approved linkbacks on the built review page: listing, escaping, discovery, bad data files."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Comment
 
 from blogtools.build import build_site
+from site_copy import copy_site
 
-ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = [
     {"id": 7, "kind": "trackback", "type": "mention",
      "source": "https://attacker.example/\"><script>alert(1)</script>",
@@ -27,14 +25,6 @@ HOSTILE = [
 @pytest.fixture(scope="module")
 def poster_cache(tmp_path_factory):
     return {"FILMREVIEWS_POSTER_CACHE": str(tmp_path_factory.mktemp("poster-cache"))}
-
-
-def copy_site(root):
-    for name in ("content", "theme", "plugins"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pelicanconf.py", "publishconf.py"):
-        shutil.copy(ROOT / name, root / name)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import site_copy
 from bs4 import BeautifulSoup
 
 from blogtools.build import build_site
@@ -17,14 +18,10 @@ from filmreviews.linkbacks import cli
 from filmreviews.linkbacks.receiver import Config
 from filmreviews.linkbacks.server import start_in_thread
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def copy_site(root):
-    for name in ("content", "theme", "plugins"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pelicanconf.py", "publishconf.py"):
-        shutil.copy(ROOT / name, root / name)
+    """A copy of the blog with no linkbacks yet."""
+    site_copy.copy_site(root)
     shutil.rmtree(root / "content" / "linkbacks")
     (root / "content" / "linkbacks").mkdir()
     return root

@@ -1,15 +1,13 @@
 """The review model: every front-matter rule, and how problems are reported."""
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 
 from blogtools.build import build_site
+from site_copy import copy_site
 from filmreviews.review import default_movie, parse_review, plain_text
 
-ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 11, 24)
 GOOD = {
     "title": "Her 2013, online movie review",
@@ -149,11 +147,7 @@ def test_rewatch_is_a_boolean():
 
 @pytest.fixture(scope="module")
 def broken_site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("broken")
-    for name in ("content", "theme", "plugins"):
-        shutil.copytree(ROOT / name, root / name)
-    for name in ("pelicanconf.py", "publishconf.py"):
-        shutil.copy(ROOT / name, root / name)
+    root = copy_site(tmp_path_factory.mktemp("broken"))
     reviews = root / "content" / "reviews"
     her = reviews / "her-2013.md"
     her.write_text(her.read_text(encoding="utf-8").replace("Date: 2024-03-02 20:15", "Date: 2024-13-45"),
