@@ -95,3 +95,15 @@ def test_bad_data_file_is_a_problem_naming_the_file(tmp_path, poster_cache, cont
     assert len(problems) == 1, result.problems
     assert f"content/linkbacks/{name}" in problems[0] and expected in problems[0]
     assert "Traceback" not in problems[0]
+
+
+def test_poster_cards_count_responses(preview_build):
+    home = BeautifulSoup((preview_build.output_path / "index.html").read_text(encoding="utf-8"), "html.parser")
+    counts = {}
+    for card in home.select("article.poster-card"):
+        link = card.select_one(".poster-card-responses a")
+        if link:
+            counts[card.select_one(".poster-card-title a")["href"]] = link.get_text()
+    # Only the Her review has approved responses in the sample data (two).
+    assert list(counts.values()) == ["2 responses"], counts
+    assert all("her-2013" in href for href in counts)
