@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import logging
 from collections import defaultdict
 from pathlib import Path
@@ -70,7 +71,10 @@ def write_reviews_index(generator, writer) -> None:
         ],
     }
     path = Path(generator.output_path) / "reviews.json"
-    path.write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    # Written aside and renamed: a running receiver never reads half a file.
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 class FrontMatterError(ValueError):
