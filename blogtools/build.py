@@ -87,6 +87,19 @@ def _reset_sitemap_plugin() -> None:
     sitemap.generator.page_queue = []
 
 
+# Pelican's own line about a file it then skipped; ours already says why.
+PELICAN_ECHO = re.compile(r"^(Skipping |Unknown status |Could not process )")
+REVIEW_PROBLEM = re.compile(r"^Review problem: ([^:]+): ")
+
+
+def without_echoes(problems: list[str]) -> list[str]:
+    """Drop Pelican's generic line about a file when a Review problem names it,
+    so one mistake is reported once, in file/field/value/expected form."""
+    named = {match.group(1).split("/", 1)[-1] for match in map(REVIEW_PROBLEM.match, problems) if match}
+    return [p for p in problems
+            if not (PELICAN_ECHO.match(p) and any(path in p for path in named))]
+
+
 def is_problem(message: str) -> bool:
     return any(pattern.search(message) for pattern in BROKEN_OUTPUT)
 
@@ -126,7 +139,7 @@ def build_site(settings_file: str | Path, output_path: str | Path,
         for logger in watched:
             logger.removeHandler(collector)
     result.warnings = collector.messages
-    result.problems = [m for m in collector.messages if is_problem(m)]
+    result.problems = without_echoes([m for m in collector.messages if is_problem(m)])
     if result.error:
         result.problems.append(f"Build failed: {result.error}")
     result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \

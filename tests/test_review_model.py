@@ -1,6 +1,7 @@
 """The review model: every front-matter rule, and how problems are reported."""
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -11,6 +12,7 @@ from filmreviews.review import default_movie, parse_review, plain_text
 TODAY = dt.date(2026, 11, 24)
 GOOD = {
     "title": "Her 2013, online movie review",
+    "date": "2024-03-02 20:15",
     "year": "2013",
     "director": "Spike Jonze",
     "cast": "Joaquin Phoenix, Scarlett Johansson",
@@ -170,3 +172,41 @@ def test_preview_build_continues_past_a_broken_review(broken_site):
     assert broken_site.error is None
     assert (broken_site.output_path / "reviews" / "alien-1979" / "index.html").is_file()
     assert (broken_site.output_path / "index.html").is_file()
+
+
+def test_missing_title_and_date_are_named():
+    review = review_with(title=None, date=None)
+    assert [p.field for p in review.problems] == ["Title", "Date"]
+
+
+def test_unknown_status_lists_the_accepted_ones():
+    problem = only_problem(review_with(status="publihsed"))
+    assert (problem.field, problem.value) == ("Status", "publihsed")
+    assert "published, draft or hidden" in problem.expected
+
+
+def test_field_given_twice_is_reported_once_with_both_values():
+    problem = only_problem(review_with(rating=["3", "4"]))
+    assert (problem.field, problem.value) == ("Rating", "3, 4")
+    assert "given 2 times" in problem.expected
+
+
+@pytest.fixture(scope="module")
+def pelican_field_site(tmp_path_factory):
+    root = copy_site(tmp_path_factory.mktemp("pelican-fields"))
+    reviews = root / "content" / "reviews"
+    for name, pattern, replacement in [("tenet-2020.md", r"^Date: .*\n", ""),
+                                       ("parasite-2019.md", r"^Rating: ", "Status: publihsed\nRating: ")]:
+        path = reviews / name
+        text, count = re.subn(pattern, replacement, path.read_text(encoding="utf-8"), count=1, flags=re.M)
+        assert count == 1, (name, pattern)
+        path.write_text(text, encoding="utf-8")
+    return build_site(root / "pelicanconf.py", root / "output", root=root)
+
+
+def test_pelican_owned_fields_are_reported_once_in_the_same_form(pelican_field_site):
+    problems = pelican_field_site.problems
+    assert "Review problem: content/reviews/tenet-2020.md: Date: (missing): expected the publication date, e.g. 2024-03-02 20:15" in problems
+    assert ("Review problem: content/reviews/parasite-2019.md: Status: 'publihsed': "
+            "expected published, draft or hidden (or no Status line)") in problems
+    assert len(problems) == 2, problems

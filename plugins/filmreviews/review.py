@@ -29,6 +29,9 @@ PELICAN_FIELDS = (
 KNOWN_FIELDS = {name.lower(): name for name in REVIEW_FIELDS + PELICAN_FIELDS}
 # Metadata Pelican or its readers add by themselves.
 IMPLICIT_FIELDS = {"reader", "private"}
+# Fields Pelican itself reads as lists (every other field is written once).
+LIST_FIELDS = {"tags", "authors"}
+STATUSES = ("published", "draft", "hidden")
 
 FIRST_FILM_YEAR = 1888
 RATING_STEP = 0.5
@@ -147,7 +150,11 @@ class _Parser:
         self.problems: list[Problem] = []
 
     def raw(self, name: str):
-        return self.metadata.get(name.lower())
+        value = self.metadata.get(name.lower())
+        # The Markdown reader hands a field written twice over as a list.
+        if isinstance(value, list) and name.lower() not in LIST_FIELDS:
+            return value[0] if value else None
+        return value
 
     def text(self, name: str) -> str:
         value = self.raw(name)
@@ -222,6 +229,21 @@ class _Parser:
             return None
         return path
 
+    def required_and_repeated(self) -> None:
+        if not self.text("Title"):
+            self.problem("Title", "", "the review's title, e.g. Her 2013, online movie review")
+        if self.raw("Date") is None:
+            self.problem("Date", "", "the publication date, e.g. 2024-03-02 20:15")
+        status = self.text("Status")
+        if status and status not in STATUSES:
+            self.problem("Status", status, "published, draft or hidden (or no Status line)")
+        for key, value in self.metadata.items():
+            if isinstance(value, list) and key not in LIST_FIELDS:
+                name = KNOWN_FIELDS.get(key, key.capitalize())
+                self.problems.append(Problem(
+                    self.source_path, name, ", ".join(plain_text(v) for v in value),
+                    f"the field once (it is given {len(value)} times)"))
+
     def unknown_fields(self) -> None:
         for key in self.metadata:
             if key in KNOWN_FIELDS or key in IMPLICIT_FIELDS:
@@ -245,6 +267,7 @@ class _Parser:
             self.problem("Director", "", "one or more director names, comma-separated")
         poster = self.poster()
         alt = self.text("Poster_Alt") or (f"Poster for {movie} ({year})" if year else f"Poster for {movie}")
+        self.required_and_repeated()
         self.unknown_fields()
         return Review(
             movie=movie,
