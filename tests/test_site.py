@@ -62,6 +62,8 @@ def test_draft_and_future_reviews_are_nowhere_on_the_site(preview_build):
     for meta in hidden:
         assert f"reviews/{meta['slug']}/" not in everything
         assert not (preview_build.output_path / "reviews" / meta["slug"]).exists()
+        leftovers = [p for p in preview_build.output_path.rglob(f"*{meta['slug']}*")]
+        assert not leftovers, leftovers  # not even its poster
     assert not (preview_build.output_path / "drafts").exists()
 
 

@@ -44,7 +44,8 @@ def attach_review(content) -> None:
         display_path(content, settings),
         content_root=Path(settings["PATH"]),
     )
-    # Drafts (and reviews dated in the future) are checked once they go live.
+    # Drafts are checked once they are published. A review dated in the future
+    # is checked now: it goes live on some later build, with no one looking.
     if content.status != "draft":
         for problem in content.review.problems:
             logger.warning("%s: %s", PROBLEM_PREFIX, problem)
@@ -59,6 +60,16 @@ def link_rewatches(generator) -> None:
         # Publication order, so "Also reviewed" reads as a history of watching the film.
         same_film = sorted(by_film[article.review.film_key], key=lambda a: (a.date, a.slug))
         article.other_reviews = [a for a in same_film if a is not article]
+
+
+def drop_unpublished_posters(generator) -> None:
+    """static_generator_finalized: a draft's poster stays off the site until the review is on it."""
+    context = generator.context
+    def posters_of(key):
+        return {a.review.poster for a in context.get(key, ()) if getattr(a, "review", None) and a.review.poster}
+    unpublished = posters_of("drafts") - posters_of("articles") - posters_of("hidden_articles")
+    # In place: Pelican copies from the same list, shared through its context.
+    generator.staticfiles[:] = [f for f in generator.staticfiles if f.relative_source_path not in unpublished]
 
 
 def write_reviews_index(generator, writer) -> None:

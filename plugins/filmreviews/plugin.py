@@ -18,6 +18,7 @@ def register():
     signals.article_generator_finalized.connect(catalog.link_rewatches)
     signals.article_generator_finalized.connect(linkbacks.attach_linkbacks)
     signals.get_generators.connect(browse.get_generators)
+    signals.static_generator_finalized.connect(catalog.drop_unpublished_posters)
     # Writing: head metadata per page, feeds, derivatives, the reviews index.
     signals.generator_init.connect(structured_data.add_template_helpers)
     signals.article_generator_write_article.connect(structured_data.attach_structured_data)
