@@ -233,6 +233,25 @@ def test_browse_indexes_are_in_the_shared_context(tmp_path):
                                          ("Years", "years/")]
 
 
+# --- Loading posters on list pages ----------------------------------------------------
+
+def test_home_page_fetches_only_its_first_poster_first_and_lazy_loads_after_the_first_row(output):
+    home = soup_of(output, "")
+    posters = home.select("main .poster-grid img")
+    assert len(posters) > 6, "needs more than one row of cards at 1280 px (6 columns)"
+    # Several images asking for high priority compete, and none gets it.
+    assert home.select('img[fetchpriority="high"]') == [posters[0]]
+    assert [img["loading"] for img in posters[:6]] == ["eager"] * 6  # the first row
+    assert all(img["loading"] == "lazy" for img in posters[6:])
+
+
+@pytest.mark.parametrize("url", ["page/2/", "genres/drama/", "tags/loneliness/"])
+def test_other_list_pages_ask_for_no_priority_and_load_lazily(output, url):
+    posters = soup_of(output, url).select("main img")
+    assert posters, f"{url} shows no posters"
+    assert all(img["loading"] == "lazy" and not img.has_attr("fetchpriority") for img in posters)
+
+
 # --- Links between reviews ------------------------------------------------------------
 
 def test_previous_and_next_links_walk_every_published_review_in_date_order(output):
@@ -345,3 +364,28 @@ def test_genre_without_letters_names_file_field_and_value(custom_site):
     assert any("content/reviews/her-2013.md: Genre: '???'" in p for p in custom_site.problems), \
         custom_site.problems
     assert set(index_entries(custom_site.output_path, "genres/")) == {"Drama", "Comedy", "Fantasy"}
+
+
+
+def related_slugs(output: Path) -> dict[str, list[str]]:
+    """Review slug -> the related reviews its page shows, in order."""
+    related = {}
+    for review in published_reviews():
+        page_url = f"reviews/{review['slug']}/"
+        soup = soup_of(output, page_url)
+        section = soup.select_one(".related-reviews")
+        related[review["slug"]] = card_slugs(soup, page_url, within=".related-reviews") if section else []
+    return related
+
+
+@pytest.mark.parametrize("value", ["four", -1, 2.5])
+def test_unusable_related_reviews_count_is_named_and_the_default_of_four_is_used(
+        output, tmp_path, value):
+    result = build_site(ROOT / "pelicanconf.py", tmp_path / "output",
+                        overrides={"FILMREVIEWS_RELATED_REVIEWS": value})
+    assert result.error is None, result.error
+    assert (f"Browse setting problem: FILMREVIEWS_RELATED_REVIEWS: {value!r}: "
+            "expected a whole number from 0 up") in "\n".join(result.problems), result.problems
+    shown = related_slugs(result.output_path)
+    assert max(len(slugs) for slugs in shown.values()) == 4
+    assert shown == related_slugs(output)

@@ -359,6 +359,15 @@ def test_grid_poster_is_lazy_with_small_sizes_and_page_relative_urls():
         f"../../{DERIVED}/her-185-0123456789.webp 185w, ../../{DERIVED}/her-342-0123456789.webp 342w")
 
 
+def test_only_a_high_or_large_eager_poster_asks_to_be_fetched_first():
+    above_fold = render(sample_poster(), variant="small", eager=True).find("img")
+    assert above_fold["loading"] == "eager" and not above_fold.has_attr("fetchpriority")
+    first_card = render(sample_poster(), variant="small", eager="high").find("img")
+    assert first_card["loading"] == "eager" and first_card["fetchpriority"] == "high"
+    hero = render(sample_poster(), variant="large", eager=True).find("img")
+    assert hero["loading"] == "eager" and hero["fetchpriority"] == "high"
+
+
 def test_alt_text_is_escaped():
     soup = render(sample_poster(alt='Her, "the" <film>'), variant="large", eager=True)
     assert soup.find("img")["alt"] == 'Her, "the" <film>'

@@ -48,6 +48,18 @@ def meta_value(page, key):
     return values[0]
 
 
+def card_alt(slug):
+    """What the social card shows, in words, from the review's own front matter."""
+    for review in (ROOT / "content" / "reviews").glob("*.md"):
+        header = review.read_text(encoding="utf-8").split("\n\n", 1)[0]
+        fields = {k.strip().lower(): v.strip() for k, _, v in
+                  (line.partition(":") for line in header.splitlines())}
+        if fields["slug"] == slug:
+            rating = f", rated {float(fields['rating']):g} out of 5" if fields.get("rating") else ""
+            return f"{fields['movie']} ({fields['year']}){rating}"
+    raise AssertionError(f"no review with slug {slug}")
+
+
 def output_file_for(build, url, root):
     """The file in the build output that an absolute site URL points at."""
     assert url.startswith(root + "/"), url
@@ -141,7 +153,9 @@ def test_social_tags_of_reviews_are_absolute_and_point_at_real_files(request, bu
             assert picture.size == (1200, 630)
         assert meta_value(page, "og:image:width") == "1200"
         assert meta_value(page, "og:image:height") == "630"
-        assert meta_value(page, "og:image:alt").startswith("Poster for ")
+        # og:image is the social card, so the alt describes the card, not the poster alone.
+        assert meta_value(page, "og:image:alt") == card_alt(path.parent.name)
+        assert meta_value(page, "twitter:image:alt") == card_alt(path.parent.name)
         published = dt.datetime.fromisoformat(meta_value(page, "article:published_time"))
         assert published.tzinfo is not None
 
@@ -257,3 +271,67 @@ def test_raw_html_title_reaches_json_ld_as_its_plain_text(hostile_build):
     assert data["name"] == "alert(1) Raw HTML title"
     assert "reviewRating" not in data
     assert page.title.string.startswith(data["name"] + " · ")
+
+
+# --- A poster the build refused --------------------------------------------------------------
+
+REFUSED_POSTER_REVIEW = """\
+Title: Alien, with a poster that is not a picture
+Date: 2024-01-12 20:00
+Slug: refused-poster
+Movie: Alien
+Year: 1979
+Director: Ridley Scott
+Rating: 4
+Poster: images/posters/not-a-picture.jpg
+Summary: The poster file is text with a .jpg name.
+
+A review whose poster the build cannot decode.
+"""
+
+GOOD_POSTER_REVIEW = """\
+Title: Her, with its poster
+Date: 2024-01-13 20:00
+Slug: good-poster
+Movie: Her
+Year: 2013
+Director: Spike Jonze
+Rating: 4.5
+Poster: images/posters/her-2013.jpg
+Summary: A review whose poster is fine.
+
+A review whose poster the build can use.
+"""
+
+
+@pytest.fixture(scope="module")
+def refused_poster_build(tmp_path_factory):
+    from blogtools.build import build_site
+
+    root = site_with_reviews(tmp_path_factory, "refused-poster-site",
+                             {"refused.md": REFUSED_POSTER_REVIEW, "good.md": GOOD_POSTER_REVIEW})
+    (root / "content" / "images" / "posters" / "not-a-picture.jpg").write_text(
+        "This is a text file, not a JPEG.\n", encoding="utf-8")
+    result = build_site(root / "publishconf.py", root / "output", root=root)
+    assert result.error is None, result.error
+    assert any("not-a-picture.jpg" in problem for problem in result.problems), result.problems
+    return result
+
+
+def test_refused_poster_gives_a_review_no_social_or_json_ld_image(refused_poster_build):
+    out = refused_poster_build.output_path
+    page = soup(out / "reviews" / "refused-poster" / "index.html")
+    for key in ("og:image", "og:image:width", "og:image:height", "og:image:alt",
+                "twitter:image", "twitter:image:alt"):
+        assert not meta_values(page, key), key
+    assert meta_value(page, "twitter:card") == "summary"
+    assert "image" not in review_json_ld(page)["itemReviewed"]
+    assert "not-a-picture" not in str(page.head)
+    # The review beside it, whose poster is fine, keeps its card and image.
+    good = soup(out / "reviews" / "good-poster" / "index.html")
+    card = output_file_for(refused_poster_build, meta_value(good, "og:image"), PRODUCTION_ROOT)
+    with Image.open(card) as picture:
+        assert picture.size == (1200, 630)
+    assert meta_value(good, "twitter:card") == "summary_large_image"
+    image = review_json_ld(good)["itemReviewed"]["image"]
+    assert output_file_for(refused_poster_build, image, PRODUCTION_ROOT).is_file()

@@ -102,6 +102,17 @@ def browse_settings(settings) -> dict:
     return merged
 
 
+def related_count(settings) -> int:
+    """FILMREVIEWS_RELATED_REVIEWS, or the default when it is not a whole number from 0 up."""
+    count = settings.get("FILMREVIEWS_RELATED_REVIEWS", DEFAULT_RELATED_COUNT)
+    # bool is an int to Python, but True related reviews is a mistake, not 1.
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        return count
+    logger.warning("Browse setting problem: FILMREVIEWS_RELATED_REVIEWS: %r: expected a whole "
+                   "number from 0 up; showing %d related reviews", count, DEFAULT_RELATED_COUNT)
+    return DEFAULT_RELATED_COUNT
+
+
 class FacetMaker:
     """Turns names into Facets with stable slugs and URLs from the settings."""
 
@@ -231,8 +242,7 @@ class BrowseGenerator(Generator):
                 before.next_review = article
         if chronological:
             chronological[-1].next_review = None
-        count = self.settings.get("FILMREVIEWS_RELATED_REVIEWS", DEFAULT_RELATED_COUNT)
-        related = choose_related(chronological, self.maker, count)
+        related = choose_related(chronological, self.maker, related_count(self.settings))
         for article in chronological:
             article.related_reviews = related[id(article)]
 

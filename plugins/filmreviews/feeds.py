@@ -79,19 +79,18 @@ def absolutize_urls(markup: str, base: str) -> str:
 
 
 def poster_markup(item, settings) -> str:
-    """The poster as an <img> with an absolute URL, for the top of an entry."""
-    review = item.review
+    """The poster as an <img> with an absolute URL, for the top of an entry.
+
+    Nothing when the posters module refused the source file: a broken image
+    at the top of an entry is worse than none.
+    """
     poster = getattr(item, "poster", None)
-    if poster is not None and getattr(poster, "largest_jpeg_url", None):
-        src = absolute_url(settings, poster.largest_jpeg_url)
-        alt = poster.alt or review.poster_alt
-        size = f' width="{poster.width}" height="{poster.height}"' if poster.width else ""
-    elif review.poster:
-        src, alt, size = absolute_url(settings, review.poster), review.poster_alt, ""
-    else:
+    if poster is None or not poster.largest_jpeg_url:
         return ""
+    src = absolute_url(settings, poster.largest_jpeg_url)
+    alt = poster.alt or item.review.poster_alt
     return (f'<p><img src="{html.escape(src, quote=True)}" alt="{html.escape(alt, quote=True)}"'
-            f'{size}></p>')
+            f' width="{poster.width}" height="{poster.height}"></p>')
 
 
 def rating_markup(review) -> str:
@@ -101,14 +100,15 @@ def rating_markup(review) -> str:
 
 
 def poster_enclosure(item, settings) -> Enclosure | None:
-    """The source poster as an enclosure.
+    """The source poster as an enclosure, when the posters module accepted it.
 
     The source file is what Pelican copies, byte for byte, to the same path in
     the output, so its size here is the size readers download; derivatives may
-    not exist yet when the feeds are written.
+    not exist yet when the feeds are written. A refused source (corrupt, not
+    an image, too large) is still copied, but is nothing a reader can show.
     """
     review = item.review
-    if not review.poster:
+    if getattr(item, "poster", None) is None or not review.poster:
         return None
     path = Path(settings["PATH"]) / review.poster
     try:

@@ -64,17 +64,17 @@ def _number(value: float):
     return int(value) if float(value).is_integer() else value
 
 
-def _poster_image(article) -> tuple[str | None, str]:
-    """The poster's URL relative to the site root, and its alt text.
+def _poster_image(article) -> str | None:
+    """The largest JPEG derivative of the poster, relative to the site root, or None.
 
-    The largest JPEG derivative when the posters module has attached one, else
-    the source poster, which Pelican publishes as a static file.
+    Only a poster the posters module accepted counts: when it refused the
+    source (missing, corrupt, not an image, too large), that file is no
+    picture a search engine can show, so the review carries no image at all.
     """
-    review = article.review
     poster = getattr(article, "poster", None)
-    if poster is not None and getattr(poster, "largest_jpeg_url", None):
-        return poster.largest_jpeg_url, poster.alt or review.poster_alt
-    return review.poster, review.poster_alt
+    if poster is None:
+        return None
+    return poster.largest_jpeg_url or None
 
 
 def _author_name(article, settings) -> str:
@@ -87,7 +87,7 @@ def review_json_ld(article, settings) -> dict:
     review = article.review
     url = absolute_url(settings, article.url)
     movie = {"@type": "Movie", "name": review.movie}
-    image, _ = _poster_image(article)
+    image = _poster_image(article)
     if image:
         movie["image"] = absolute_url(settings, image)
     if review.year:
@@ -146,23 +146,21 @@ def review_social_meta(article, settings) -> list[tuple[str, str, str]]:
         ("property", "og:url", url),
         ("property", "og:site_name", plain_text(settings.get("SITENAME", ""))),
     ]
+    # Only an accepted poster has a social card; a refused one gets no image
+    # rather than a link to a file that is not a usable picture.
     poster = getattr(article, "poster", None)
-    image_alt = review.poster_alt
-    if poster is not None and getattr(poster, "social_card_url", None):
+    if poster is not None and poster.social_card_url:
         image = absolute_url(settings, poster.social_card_url)
-        image_alt = poster.alt or image_alt
+        # og:image is the card (poster beside title, year and rating), so its alt says that.
+        image_alt = poster.social_card_alt or review.poster_alt
         meta += [
             ("property", "og:image", image),
             ("property", "og:image:width", str(poster.social_card_width)),
             ("property", "og:image:height", str(poster.social_card_height)),
             ("property", "og:image:alt", image_alt),
         ]
-    elif review.poster:
-        # No social card: the source poster still beats no picture at all.
-        image = absolute_url(settings, review.poster)
-        meta += [("property", "og:image", image), ("property", "og:image:alt", image_alt)]
     else:
-        image = None
+        image = image_alt = None
     meta.append(("property", "article:published_time", article.date.isoformat()))
     modified = getattr(article, "modified", None)
     if modified:
