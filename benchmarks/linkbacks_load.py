@@ -2,12 +2,13 @@
 
 Starts the receiver (threaded wsgiref server, temporary SQLite database,
 generous rate limits, loopback sources allowed) and a loopback "blog" server
-whose every page links to one review, then sends N pings -- alternately
-TrackBack and Webmention, each from a distinct source -- from T client
-threads. Afterwards it checks that none was lost or duplicated (every
-request answered with success, exactly N linkbacks stored, one per source,
-every webmention verified, every source fetched exactly once) and that
-``PRAGMA integrity_check`` is ok, and prints throughput and latency.
+whose every page links to one review, then sends N pings -- a third each
+TrackBack, Webmention and Pingback (XML-RPC), in turn, each from a distinct
+source -- from T client threads. Afterwards it checks that none was lost or
+duplicated (every request answered with success, exactly N linkbacks stored,
+one per source and as many per protocol as were sent, every webmention
+verified, every source fetched exactly once) and that ``PRAGMA
+integrity_check`` is ok, and prints throughput and latency.
 
     python benchmarks/linkbacks_load.py [--pings 2000] [--threads 8]
 
@@ -24,6 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+import xml.parsers.expat
+import xmlrpc.client
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
@@ -37,6 +41,7 @@ from filmreviews.linkbacks.server import start_in_thread  # noqa: E402
 
 SITE = "https://example.org"
 REVIEWS = [f"film-{n:02d}" for n in range(10)]
+PROTOCOLS = ("trackback", "webmention", "pingback")  # ping i uses PROTOCOLS[i % 3]
 
 
 class SourceServer(ThreadingHTTPServer):
@@ -79,17 +84,22 @@ def start_source_server():
 def one_ping(port: int, source_base: str, i: int):
     slug = REVIEWS[i % len(REVIEWS)]
     source = f"{source_base}/s/{i}?r={slug}"
-    if i % 2 == 0:
+    target = f"{SITE}/reviews/{slug}/"
+    protocol = PROTOCOLS[i % len(PROTOCOLS)]
+    content_type = "application/x-www-form-urlencoded"
+    if protocol == "trackback":
         path = f"/trackback/{slug}"
-        fields = {"url": source, "title": f"Post {i}", "excerpt": "About this film.", "blog_name": f"Blog {i}"}
-    else:
+        body = urlencode({"url": source, "title": f"Post {i}", "excerpt": "About this film.", "blog_name": f"Blog {i}"})
+    elif protocol == "webmention":
         path = "/webmention"
-        fields = {"source": source, "target": f"{SITE}/reviews/{slug}/"}
-    body = urlencode(fields)
+        body = urlencode({"source": source, "target": target})
+    else:
+        path, content_type = "/pingback", "text/xml"
+        body = xmlrpc.client.dumps((source, target), "pingback.ping")
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        conn.request("POST", path, body, {"Content-Type": content_type})
         resp = conn.getresponse()
         data = resp.read()
         status = resp.status
@@ -98,13 +108,23 @@ def one_ping(port: int, source_base: str, i: int):
     finally:
         conn.close()
     elapsed = time.perf_counter() - started
-    if i % 2 == 0:
+    token = None
+    if protocol == "trackback":
         ok = status == 200 and b"<error>0</error>" in data
-        token = None
-    else:
+    elif protocol == "webmention":
         ok = status == 202
         token = json.loads(data)["location"].rsplit("/", 1)[1] if ok else None
+    else:
+        ok = status == 200 and _pingback_ok(data)
     return ok, elapsed, (slug, source), token, status
+
+
+def _pingback_ok(data: bytes) -> bool:
+    try:
+        xmlrpc.client.loads(data)
+    except (xmlrpc.client.Fault, xmlrpc.client.ResponseError, xml.parsers.expat.ExpatError):
+        return False
+    return True
 
 
 def percentile(values, q):
@@ -168,6 +188,8 @@ def run(pings: int, threads: int) -> int:
             states[state] = states.get(state, 0) + 1
         integrity = store.integrity_check()
         fetched_twice = sum(1 for n in hits.values() if n > 1)
+        expected_kinds = Counter(PROTOCOLS[i % len(PROTOCOLS)] for i in range(pings))
+        stored_kinds = Counter(row.kind for row in rows)
         latencies = [r[1] * 1000 for r in results]
         checks = {
             "all requests answered with success": not failures,
@@ -176,17 +198,19 @@ def run(pings: int, threads: int) -> int:
             "one per (review, source) (none duplicated)": len(set(stored_pairs)) == len(stored_pairs) == pings
             and set(stored_pairs) == expected_pairs,
             "every webmention verified": states == {"verified": len(tokens)},
+            "stored per protocol as sent": stored_kinds == expected_kinds,
             "every source fetched exactly once": len(hits) == pings and fetched_twice == 0,
             "PRAGMA integrity_check ok": integrity == "ok",
             "journal mode WAL": store.journal_mode() == "wal",
         }
-        print(f"linkbacks load: {pings} pings ({pings // 2 + pings % 2} trackback, {pings // 2} webmention), "
-              f"{threads} client threads, loopback only")
+        mix = ", ".join(f"{expected_kinds[name]} {name}" for name in PROTOCOLS)
+        print(f"linkbacks load: {pings} pings ({mix}), {threads} client threads, loopback only")
         print(f"  requests:   {requests_done:.2f} s  ->  {pings / requests_done:.0f} req/s")
         print(f"  end to end: {all_done:.2f} s (incl. async webmention verification)  ->  {pings / all_done:.0f} linkbacks/s")
         print(f"  latency:    p50 {statistics.median(latencies):.1f} ms   p99 {percentile(latencies, 99):.1f} ms   "
               f"max {max(latencies):.1f} ms")
-        print(f"  stored:     {len(rows)} rows; webmention states {states}; integrity_check: {integrity}")
+        print(f"  stored:     {len(rows)} rows ({', '.join(f'{n} {k}' for k, n in sorted(stored_kinds.items()))}); "
+              f"webmention states {states}; integrity_check: {integrity}")
         for name, passed in checks.items():
             print(f"  [{'ok' if passed else 'FAIL'}] {name}")
         if failures:

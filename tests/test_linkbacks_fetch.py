@@ -278,3 +278,40 @@ def test_https_checks_the_certificate_against_the_url_host(tmp_path):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_non_ascii_urls_go_on_the_wire_percent_encoded_with_idna_hosts(pages):
+    assert fetch.ascii_url("http://exämple.org:8080/café?q=é#top") == "http://xn--exmple-cua.org:8080/caf%C3%A9?q=%C3%A9#top"
+    assert fetch.ascii_url("https://fr.wikipedia.org/wiki/Am%C3%A9lie") == "https://fr.wikipedia.org/wiki/Am%C3%A9lie"
+    with pytest.raises(fetch.BadURL):  # a label too long for IDNA
+        fetch.ascii_url("http://" + "é" * 64 + ".example/")
+    pages.set("/caf%C3%A9", "<p>coffee</p>")
+    fetcher = fetch.Fetcher(allow_loopback=True)
+    response = fetcher.get(pages.url("/café"))
+    assert (response.status, response.body) == (200, b"<p>coffee</p>")
+    assert ("GET", "/caf%C3%A9") in pages.requests
+    # A Location header in raw UTF-8 (as servers send it) is followed to the same page.
+    pages.set("/to-cafe", "", status=302, headers=[("Location", "/café".encode("utf-8").decode("latin-1"))])
+    assert fetcher.get(pages.url("/to-cafe")).url == pages.url("/caf%C3%A9")
+
+
+def test_a_slow_dns_lookup_counts_against_the_deadline(monkeypatch):
+    release, finished = threading.Event(), threading.Event()
+    guarded = socket.getaddrinfo
+
+    def slow(host, port, **kwargs):
+        if host != "slow.example":
+            return guarded(host, port, **kwargs)
+        release.wait(10)
+        finished.set()
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    log = ConnectionLog(monkeypatch)
+    try:
+        with pytest.raises(fetch.ResolveError):
+            fetch.Fetcher(allow_loopback=True, timeout=0.3).get("http://slow.example:9/")
+        assert not finished.is_set()  # it gave up while the lookup was still running
+        assert log.calls == []
+    finally:
+        release.set()

@@ -176,6 +176,51 @@ def test_cli_functions(store, tmp_path):
     report = cli.export(store.path, content, reviews_json)
     assert report == [f"wrote {content / 'linkbacks' / 'her-2013.json'}"]
     assert [lb.id for lb in load_linkbacks(content, SLUGS)["her-2013"]] == [first]
-    assert cli.reverify(store.path) == [f"#{first} unreachable: SourceMissing (https://blog1.example/post)"]
-    with pytest.raises(KeyError):
-        cli.set_status(store.path, 4242, "approved")
+    assert cli.reverify(store.path) == [
+        f"#{first} unreachable: SourceMissing (https://blog1.example/post)",
+        "1 approved linkback(s) checked: 0 kept, 0 rejected, 1 unreachable (kept; try again later).",
+    ]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda db, rj: cli.set_status(db, 4242, "approved"), "No linkback #4242 (see invoke linkbacks.list)"),
+    (lambda db, rj: cli.set_status(db, "twelve", "approved"), "Linkback 'twelve': expected a linkback number"),
+    (lambda db, rj: cli.list_linkbacks(db, "bogus"), "--status 'bogus': expected one of pending, approved"),
+    (lambda db, rj: cli.export(db, rj.parent / "content", rj), "reviews.json not found: build the site first: invoke preview"),
+    (lambda db, rj: cli.send(rj.parent, rj.parent / "sent.json"), "reviews.json not found: build the site first: invoke preview"),
+    # serve: the broken reviews.json makes it stop even if the check under test did not.
+    (lambda db, rj: cli.serve(port="http", db=db, reviews_json=rj.parent / "broken.json"),
+     "--port 'http': expected a port number from 1 to 65535"),
+    (lambda db, rj: cli.serve(db=db, base_path="linkbacks", reviews_json=rj.parent / "broken.json"),
+     "--base-path 'linkbacks': expected a path starting with /"),
+])
+def test_cli_bad_input_is_a_linkbacks_error_with_a_message(store, tmp_path, call, message):
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "broken.json").write_text("{")
+    with pytest.raises(cli.LinkbacksError) as info:
+        call(store.path, tmp_path / "output" / "reviews.json")
+    assert message in str(info.value)
+
+
+def test_cli_names_a_file_that_is_not_a_linkbacks_database(tmp_path):
+    db = tmp_path / "linkbacks.sqlite3"
+    db.write_bytes(b"not a database, just some text that is long enough to have a header" * 4)
+    for call in (lambda: cli.list_linkbacks(db), lambda: cli.set_status(db, 1, "approved"), lambda: cli.reverify(db)):
+        with pytest.raises(cli.LinkbacksError) as info:
+            call()
+        assert str(db) in str(info.value) and "file is not a database" in str(info.value)
+
+
+def test_cli_reverify_counts_the_rejected_and_points_to_export(store, tmp_path):
+    pages = PageServer()
+    try:
+        gone = add(store, 1, source=pages.set("/gone", "", status=410))
+        fine = add(store, 2, source=pages.set("/fine", f'<p><a href="{HER}">Her</a></p>'))
+        for linkback_id in (gone, fine):
+            moderation.approve(store, linkback_id)
+        lines = cli.reverify(store.path, allow_loopback=True)
+    finally:
+        pages.stop()
+    assert lines[-1] == ("2 approved linkback(s) checked: 1 kept, 1 rejected, 0 unreachable (kept; try again later). "
+                         "Run `invoke linkbacks.export`, then build and publish, to take the rejected ones off the site.")
+    assert store.get(gone).status == "rejected"

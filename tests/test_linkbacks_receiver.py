@@ -27,7 +27,7 @@ from test_linkbacks_support import (  # noqa: E402
 )
 
 from filmreviews.linkbacks import moderation  # noqa: E402
-from filmreviews.linkbacks.receiver import Config, LinkbackApp  # noqa: E402
+from filmreviews.linkbacks.receiver import Config, LinkbackApp, RateLimit  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,7 @@ def test_trackback_success_stores_pending_plain_text(pages, receiver):
     reply = post_form(
         receiver.port,
         "/trackback/her-2013",
-        {"url": source, "title": "My <em>take</em>", "excerpt": "Lovely   film", "blog_name": "Film Blog"},
+        {"url": source, "title": "My take", "excerpt": "Lovely film", "blog_name": "Film <b>Blog</b>"},
     )
     assert reply.status == 200
     assert reply.headers["content-type"].startswith("text/xml")
@@ -71,8 +71,24 @@ def test_trackback_success_stores_pending_plain_text(pages, receiver):
     assert trackback_reply(reply) == ("0", None)
     row = receiver.app.store.find("her-2013", source)
     assert (row.kind, row.type, row.status) == ("trackback", "mention", "pending")
-    assert (row.title, row.excerpt, row.author) == ("My take", "Lovely film", "Film Blog")
+    assert row.author == "Film Blog"
     assert row.target == HER
+
+
+def test_trackback_prefers_the_source_pages_title_and_excerpt_over_the_form(pages, receiver):
+    source = pages.page_linking("/tb/claims", HER, title="What the page says")
+    fields = {"url": source, "title": "Cheap pills", "excerpt": "Buy now at pills.example", "blog_name": "Blog"}
+    assert trackback_reply(post_form(receiver.port, "/trackback/her-2013", fields))[0] == "0"
+    row = receiver.app.store.find("her-2013", source)
+    assert (row.title, row.excerpt) == ("What the page says", "I wrote about this review .")
+
+
+def test_trackback_form_title_and_excerpt_fill_in_when_the_source_has_none(pages, receiver):
+    source = pages.set("/tb/bare", f'<html><body><a href="{HER}">Her</a></body></html>')
+    fields = {"url": source, "title": "My <em>take</em>", "excerpt": "Lovely   film"}
+    assert trackback_reply(post_form(receiver.port, "/trackback/her-2013", fields))[0] == "0"
+    row = receiver.app.store.find("her-2013", source)
+    assert (row.title, row.excerpt) == ("My take", "Lovely film")
 
 
 def test_trackback_charset_from_content_type(pages, receiver):
@@ -80,12 +96,12 @@ def test_trackback_charset_from_content_type(pages, receiver):
     reply = post_form(
         receiver.port,
         "/trackback/her-2013",
-        {"url": source, "title": "Café crème", "blog_name": "Blog"},
+        {"url": source, "title": "x", "blog_name": "Café crème"},
         charset="iso-8859-1",
         encoding="iso-8859-1",
     )
     assert trackback_reply(reply) == ("0", None)
-    assert receiver.app.store.find("her-2013", source).title == "Café crème"
+    assert receiver.app.store.find("her-2013", source).author == "Café crème"
 
 
 def test_trackback_without_title_uses_the_source_page(pages, receiver):
@@ -406,3 +422,63 @@ def test_full_webmention_queue_answers_503(pages, tmp_path):
         reply = send_webmention(running, pages.page_linking("/wm/busy", HER), HER)
         assert reply.status == 503 and reply.headers["retry-after"] == "120"
         assert running.app.store.count() == 0
+
+
+def test_base_path_prefix_is_accepted_in_request_paths(pages, tmp_path):
+    """A proxy may pass /linkbacks/... on unchanged instead of stripping it."""
+    with start_receiver(tmp_path, base_path="/linkbacks") as running:
+        source = pages.page_linking("/tb/prefixed", HER)
+        reply = post_form(running.port, "/linkbacks/trackback/her-2013", {"url": source})
+        assert trackback_reply(reply) == ("0", None)
+        assert request(running.port, "GET", "/linkbacks/nothing").status == 404
+
+
+# --- URLs: non-ASCII sources, fragments -----------------------------------------------------
+
+
+def test_non_ascii_source_urls_are_fetched_percent_encoded(pages, receiver):
+    """/café goes on the wire as /caf%C3%A9; the protocols answer as usual, never 500."""
+    tb = pages.url("/tb/café")
+    pages.page_linking("/tb/caf%C3%A9", HER)
+    reply = post_form(receiver.port, "/trackback/her-2013", {"url": tb})
+    assert (reply.status, trackback_reply(reply)) == (200, ("0", None))
+    assert receiver.app.store.find("her-2013", tb) is not None
+
+    pb = pages.url("/pb/café")
+    pages.page_linking("/pb/caf%C3%A9", ALIEN)
+    assert xmlrpc_result(pingback(receiver.port, pb, ALIEN))[1] is None
+    assert receiver.app.store.find("alien-1979", pb) is not None
+    assert xmlrpc_result(pingback(receiver.port, pages.url("/pb/ø-missing"), HER)) == (None, 16)
+    assert xmlrpc_result(pingback(receiver.port, pb, f"{SITE}/reviews/amélie-2001/")) == (None, 32)
+    reply = post_form(receiver.port, "/trackback/her-2013", {"url": "http://" + "é" * 64 + ".example/"})
+    assert (reply.status, trackback_reply(reply)[0]) == (400, "1")  # no IDNA form: refused, not 500
+
+    wm = pages.url("/wm/café")
+    pages.page_linking("/wm/caf%C3%A9", HER)
+    location = send_webmention(receiver, wm, HER).headers["location"]
+    assert receiver.app.wait_idle(10)
+    assert status_of(receiver, location) == "verified"
+
+
+def _ping(protocol, running, source):
+    """Send one linkback for Her: "stored", "duplicate" (nothing new stored) or "limited"."""
+    before = running.app.store.count()
+    if protocol == "trackback":
+        limited = post_form(running.port, "/trackback/her-2013", {"url": source}).status == 429
+    elif protocol == "pingback":
+        limited = xmlrpc_result(pingback(running.port, source, HER))[1] == 49
+    else:
+        limited = send_webmention(running, source, HER).status == 429
+        assert running.app.wait_idle(10)
+    if limited:
+        return "limited"
+    return "stored" if running.app.store.count() > before else "duplicate"
+
+
+@pytest.mark.parametrize("protocol", ["trackback", "pingback", "webmention"])
+def test_source_fragments_are_one_source_for_duplicates_and_the_pair_limit(pages, tmp_path, protocol):
+    source = pages.page_linking(f"/frag/{protocol}", HER)
+    with start_receiver(tmp_path, pair_limit=RateLimit(2, 3600.0)) as running:
+        outcomes = [_ping(protocol, running, source + fragment) for fragment in ("#a", "#b", "#c")]
+        assert outcomes == ["stored", "duplicate", "limited"]
+        assert [row.source for row in running.app.store.list()] == [source]

@@ -194,3 +194,21 @@ def test_send_from_output_folder_via_cli(sites, tmp_path):
     assert all(line.startswith("skipped") for line in cli.send(output, cache, allow_loopback=True))
     with pytest.raises(ValueError):
         sender.review_file(output, ours.base, ours.url("/../../etc/passwd"))
+
+
+def test_non_ascii_links_are_sent_to_and_a_bad_one_fails_alone(sites, tmp_path):
+    ours, theirs, receiver, _ = sites
+    theirs.set("/caf%C3%A9", "<html><head><title>Café</title></head><body><p>No endpoints here.</p></body></html>")
+    cafe, amelie, no_idna = theirs.url("/café"), "https://fr.wikipedia.org/wiki/Amélie", "http://" + "é" * 64 + ".example/"
+    html = (f'<article><a href="{cafe}">café</a> <a href="{amelie}">Amélie</a> <a href="{no_idna}">bad</a> '
+            f'<a href="{theirs.url("/wm-link")}">wm</a></article>')
+    ours.set("/reviews/am%C3%A9lie/", html)  # the receiver verifies our non-ASCII source too
+    results = {r.target: r for r in sender.Sender(fetch.Fetcher(allow_loopback=True), tmp_path / "c.json")
+               .send_pages([(ours.url("/reviews/amélie/"), html)])}
+    assert results[cafe].outcome == "no-endpoint"  # fetched as /caf%C3%A9
+    assert ("GET", "/caf%C3%A9") in theirs.requests
+    assert (results[amelie].outcome, results[amelie].detail.split(":")[0]) == ("failed", "ResolveError")  # offline
+    assert (results[no_idna].outcome, results[no_idna].detail.split(":")[0]) == ("failed", "BadURL")
+    assert results[theirs.url("/wm-link")].outcome == "sent"  # the run went on
+    assert receiver.app.wait_idle(10)
+    assert receiver.app.store.find("wm-link", ours.url("/reviews/amélie/")) is not None

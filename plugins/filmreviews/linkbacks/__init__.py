@@ -14,4 +14,6 @@ The pieces, in the order a linkback travels through them:
 * ``targets`` -- URL checks and comparison, and ``reviews.json`` (the
   reviews that accept linkbacks).
 * ``cli`` -- thin functions for the invoke tasks.
+* ``wsgi`` -- the receiver as a WSGI ``application`` configured by
+  environment variables, for a production server behind a proxy.
 """

@@ -1,39 +1,113 @@
 """Thin functions for the invoke tasks: paths and strings in, data or lines of
-text out, nothing printed (except by ``serve``, which logs while it runs)."""
+text out, nothing printed (except by ``serve``, which logs while it runs).
+
+Every problem the person at the keyboard can fix -- a bad option value, an
+unknown linkback, a missing build, a port in use, a file that is not a
+linkbacks database -- raises ``LinkbacksError`` with a message naming the
+option or file, the value and what was expected; the tasks print it and
+exit 1.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import moderation
 from .fetch import Fetcher
 from .receiver import Config
-from .records import DEFAULT_SUBDIR, plain_text
+from .records import DEFAULT_SUBDIR, LinkbackDataError, plain_text
 from .sender import send_from_output
 from .server import serve as _serve
-from .store import Store, StoredLinkback
+from .store import STATUSES, Store, StoredLinkback, UnknownLinkback
 
 DEFAULT_DB = "linkbacks.sqlite3"
 DEFAULT_CACHE = "cache/linkbacks-sent.json"
+BUILD_FIRST = "build the site first: invoke preview"
+
+
+class LinkbacksError(Exception):
+    """A problem with the task's input or the files it needs; the message is
+    for the user, and no traceback goes with it."""
+
+
+@contextmanager
+def _opened(db: str | Path):
+    """The store at ``db``; a file that is not an SQLite database (or cannot
+    be opened) becomes a LinkbacksError naming it."""
+    store = None
+    try:
+        store = Store(db)
+        yield store
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise LinkbacksError(
+            f"{db}: cannot use this linkbacks database ({exc}); expected the SQLite file "
+            "`invoke linkbacks.serve` writes (FILMREVIEWS_LINKBACKS_DB, or --db)"
+        ) from None
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _reviews_index_file(reviews_json: str | Path) -> Path:
+    path = Path(reviews_json)
+    if not path.is_file():
+        raise LinkbacksError(f"{path} not found: {BUILD_FIRST}")
+    return path
+
+
+def _port(value) -> int:
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise LinkbacksError(f"--port {value!r}: expected a port number from 1 to 65535")
+    return port
+
+
+def _base_path(value: str) -> str:
+    value = (value or "").strip()
+    if value and not value.startswith("/"):
+        raise LinkbacksError(f"--base-path {value!r}: expected a path starting with / (e.g. /linkbacks), or nothing")
+    return value.rstrip("/")
 
 
 def serve(
     host: str = "127.0.0.1",
-    port: int = 8010,
+    port: int | str = 8010,
     db: str | Path = DEFAULT_DB,
     reviews_json: str | Path = "output/reviews.json",
     site_url: str = "",
     allow_loopback: bool = False,
     base_path: str = "",
+    trust_forwarded_for: bool = False,
 ) -> None:
     """Run the receiver until Ctrl-C. ``base_path``: the public prefix when a
-    proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
+    ``trust_forwarded_for``: the client address is the last X-Forwarded-For
+    entry (only behind a proxy that sets it)."""
+    port = _port(port)
     config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
-                    allow_loopback=allow_loopback, base_path=base_path)
-    _serve(config, host, int(port))
+                    allow_loopback=allow_loopback, base_path=_base_path(base_path),
+                    trust_forwarded_for=bool(trust_forwarded_for))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with _opened(db):
+        pass  # a broken database is reported here, before anything listens
+    try:
+        _serve(config, host, port)
+    except ValueError as exc:  # reviews.json that cannot be read at start-up
+        raise LinkbacksError(f"{exc}; {BUILD_FIRST}") from None
+    except sqlite3.DatabaseError as exc:
+        raise LinkbacksError(f"{db}: cannot use this linkbacks database ({exc})") from None
+    except OSError as exc:
+        raise LinkbacksError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another --port (or --host), or stop what is using it"
+        ) from None
 
 
 def format_linkback(row: StoredLinkback) -> str:
@@ -46,13 +120,31 @@ def format_linkback(row: StoredLinkback) -> str:
     )
 
 
+def _status(status: str | None) -> str | None:
+    if status and status not in STATUSES:
+        raise LinkbacksError(f"--status {status!r}: expected one of {', '.join(STATUSES)} (or none for all)")
+    return status or None
+
+
 def list_linkbacks(db: str | Path = DEFAULT_DB, status: str | None = None) -> list[str]:
-    return [format_linkback(row) for row in moderation.list_linkbacks(Store(db), status or None)]
+    status = _status(status)
+    with _opened(db) as store:
+        return [format_linkback(row) for row in moderation.list_linkbacks(store, status)]
 
 
-def set_status(db: str | Path, id: int, status: str) -> str:  # noqa: A002 -- task parameter name
-    """Raises store.UnknownLinkback (a KeyError) or ValueError for bad input."""
-    row = moderation.set_status(Store(db), int(id), status)
+def set_status(db: str | Path, id: int | str, status: str) -> str:  # noqa: A002 -- task parameter name
+    """Moderate one linkback; returns its new listing line."""
+    try:
+        linkback_id = int(str(id).strip().lstrip("#"))
+    except ValueError:
+        raise LinkbacksError(f"Linkback {id!r}: expected a linkback number (see invoke linkbacks.list)") from None
+    if status not in STATUSES:
+        raise LinkbacksError(f"Status {status!r}: expected one of {', '.join(STATUSES)}")
+    with _opened(db) as store:
+        try:
+            row = moderation.set_status(store, linkback_id, status)
+        except UnknownLinkback:
+            raise LinkbacksError(f"No linkback #{linkback_id} (see invoke linkbacks.list)") from None
     return format_linkback(row)
 
 
@@ -65,8 +157,14 @@ def export(
     """Write approved linkbacks into content/<subdir>/<slug>.json; returns a
     report line per file written and per linkback skipped. reviews.json
     gives the known review slugs (site_url is not needed)."""
-    slugs = _known_slugs(Path(reviews_json))
-    result = moderation.export(Store(db), Path(content_dir), slugs, subdir)
+    slugs = _known_slugs(_reviews_index_file(reviews_json))
+    with _opened(db) as store:
+        try:
+            result = moderation.export(store, Path(content_dir), slugs, subdir)
+        except LinkbackDataError as exc:  # a hand-edited file gone wrong is not overwritten
+            raise LinkbacksError(f"{exc}; fix or remove the file, then export again") from None
+        except OSError as exc:
+            raise LinkbacksError(f"Cannot write the linkbacks into {Path(content_dir) / subdir}: {exc}") from None
     lines = [f"wrote {path}" for path in result.written]
     lines += [f"unchanged {path}" for path in result.unchanged]
     lines += [f"skipped #{row.id}: review {row.review!r} is not published" for row in result.skipped]
@@ -74,8 +172,19 @@ def export(
 
 
 def reverify(db: str | Path = DEFAULT_DB, allow_loopback: bool = False) -> list[str]:
-    results = moderation.reverify(Store(db), Fetcher(allow_loopback=allow_loopback))
-    return [f"#{r.id} {r.outcome}: {r.reason} ({r.source})" for r in results]
+    """Fetch every approved source again; a line per linkback and a summary.
+    Rejected ones stay on the site until the next ``invoke linkbacks.export``
+    (and build): reverify only changes the database, so the moderator sees
+    what went before the site changes."""
+    with _opened(db) as store:
+        results = moderation.reverify(store, Fetcher(allow_loopback=allow_loopback))
+    lines = [f"#{r.id} {r.outcome}: {r.reason} ({r.source})" for r in results]
+    counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("kept", "rejected", "unreachable")}
+    summary = (f"{len(results)} approved linkback(s) checked: {counts['kept']} kept, "
+               f"{counts['rejected']} rejected, {counts['unreachable']} unreachable (kept; try again later).")
+    if counts["rejected"]:
+        summary += " Run `invoke linkbacks.export`, then build and publish, to take the rejected ones off the site."
+    return lines + [summary]
 
 
 def send(
@@ -88,14 +197,20 @@ def send(
 ) -> list[str]:
     """Send linkbacks for the reviews in the output folder. Needs an absolute
     site URL (from reviews.json, i.e. a publish build, or ``site_url``)."""
-    results = send_from_output(
-        Path(output_dir),
-        Path(cache_path),
-        Fetcher(allow_loopback=allow_loopback),
-        Path(reviews_json) if reviews_json else None,
-        site_url=site_url,
-        blog_name=blog_name,
-    )
+    index_file = _reviews_index_file(reviews_json or Path(output_dir) / "reviews.json")
+    try:
+        results = send_from_output(
+            Path(output_dir),
+            Path(cache_path),
+            Fetcher(allow_loopback=allow_loopback),
+            index_file,
+            site_url=site_url,
+            blog_name=blog_name,
+        )
+    except ValueError as exc:  # reviews.json unreadable, or URLs it cannot resolve
+        raise LinkbacksError(f"{exc}; {BUILD_FIRST}") from None
+    except OSError as exc:
+        raise LinkbacksError(f"Cannot save what was sent to {cache_path}: {exc}") from None
     return [
         f"{r.outcome:<11} {r.kind or '-':<10} {r.review} -> {r.target}" + (f"  ({r.detail})" if r.detail else "")
         for r in results
@@ -106,11 +221,11 @@ def _known_slugs(reviews_json: Path) -> set[str]:
     try:
         data = json.loads(reviews_json.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{reviews_json}: cannot read the reviews index ({exc})") from exc
+        raise LinkbacksError(f"{reviews_json}: cannot read the reviews index ({exc}); {BUILD_FIRST}") from None
     reviews = data.get("reviews") if isinstance(data, dict) else None
     if not isinstance(reviews, list):
-        raise ValueError(f"{reviews_json}: expected an object with a 'reviews' list")
+        raise LinkbacksError(f"{reviews_json}: expected an object with a 'reviews' list; {BUILD_FIRST}")
     return {r["slug"] for r in reviews if isinstance(r, dict) and isinstance(r.get("slug"), str)}
 
 
-__all__ = ["serve", "list_linkbacks", "set_status", "export", "reverify", "send"]
+__all__ = ["LinkbacksError", "serve", "list_linkbacks", "set_status", "export", "reverify", "send"]

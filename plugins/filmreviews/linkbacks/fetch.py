@@ -3,8 +3,11 @@
 Every request -- the first one and each redirect -- goes through the same
 steps:
 
-1. the URL must be http or https, with a host and no credentials;
-2. the host is resolved once with ``getaddrinfo`` and EVERY address must be
+1. the URL must be http or https, with a host and no credentials; a
+   non-ASCII host is sent in IDNA form and a non-ASCII path or query
+   percent-encoded as UTF-8 (``ascii_url``);
+2. the host is resolved once with ``getaddrinfo`` -- in a worker thread, so
+   a slow resolver counts against the deadline -- and EVERY address must be
    public (``vet_address``: ``is_global``, not multicast/reserved, with
    IPv4-mapped, 6to4 and NAT64 addresses judged by the IPv4 address inside
    them, and Teredo refused);
@@ -27,10 +30,11 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from email.message import Message
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from .targets import is_http_url, strip_fragment
 
@@ -53,6 +57,12 @@ _BLOCKED_NETWORKS = [
     )
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Printable ASCII is left as it is (existing %XX escapes included): only what
+# cannot go on an HTTP request line is encoded.
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))
+# Lookups that may run at once; a resolver that hangs ties up at most these
+# threads, and further lookups fail at their deadline instead of piling up.
+_DNS_SLOTS = threading.BoundedSemaphore(16)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
 
@@ -123,12 +133,66 @@ def _is_public(ip) -> bool:
     return not any(ip.version == net.version and ip in net for net in _BLOCKED_NETWORKS)
 
 
-def resolve(host: str, port: int, allow_loopback: bool = False) -> list[tuple]:
-    """Resolve once and vet every address; returns getaddrinfo entries
-    ``(family, address)`` to connect to. Raises BlockedAddress if ANY address
-    is not allowed (a name that also points inside is refused outright)."""
+def ascii_url(url: str) -> str:
+    """``url`` as it goes on the wire: a non-ASCII host in IDNA form
+    (``xn--...``), a non-ASCII path and query percent-encoded as UTF-8.
+    ASCII URLs are returned unchanged. Raises BadURL."""
+    if url.isascii():
+        return url
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        host = parts.hostname or ""
+        if not host.isascii():
+            netloc = host.encode("idna").decode("ascii")
+            if parts.port is not None:
+                netloc += f":{parts.port}"
+        path = quote(parts.path, safe=_PRINTABLE_ASCII)
+        query = quote(parts.query, safe=_PRINTABLE_ASCII)
+        return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+    except (UnicodeError, ValueError) as exc:
+        raise BadURL(f"cannot encode the URL {url!r} ({exc})") from exc
+
+
+def _getaddrinfo(host: str, port: int, timeout: float) -> list:
+    """``socket.getaddrinfo`` that gives up after ``timeout`` seconds: the
+    system resolver has no timeout of its own, so it runs in a daemon thread
+    that is abandoned (and finishes on its own) when it takes too long."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    else:  # an IP literal: no lookup, nothing to wait for
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    if not _DNS_SLOTS.acquire(timeout=max(timeout, 0)):
+        raise ResolveError(f"cannot resolve {host!r}: too many lookups in progress")
+    outcome: dict = {}
+    done = threading.Event()
+
+    def lookup():
+        try:
+            outcome["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            _DNS_SLOTS.release()
+            done.set()
+
+    threading.Thread(target=lookup, name="linkbacks-dns", daemon=True).start()
+    if not done.wait(max(timeout, 0)):
+        raise ResolveError(f"resolving {host!r} timed out")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["infos"]
+
+
+def resolve(host: str, port: int, allow_loopback: bool = False, timeout: float = DEFAULT_TIMEOUT) -> list[tuple]:
+    """Resolve once (within ``timeout`` seconds) and vet every address;
+    returns getaddrinfo entries ``(family, address)`` to connect to. Raises
+    BlockedAddress if ANY address is not allowed (a name that also points
+    inside is refused outright)."""
+    try:
+        infos = _getaddrinfo(host, port, timeout)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise ResolveError(f"cannot resolve {host!r}") from exc
     if not infos:
@@ -232,6 +296,15 @@ class Response:
             return self.body.decode("utf-8", errors="replace")
 
 
+def _header_text(value: str) -> str:
+    """A header value as sent: http.client decodes header bytes as Latin-1,
+    but servers put UTF-8 in Location; undo that when it is valid UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 class Fetcher:
     def __init__(
         self,
@@ -251,14 +324,15 @@ class Fetcher:
 
     # --- public API ------------------------------------------------------------
 
-    def check_url(self, url: str) -> list[tuple]:
-        """Validate a URL and vet its host's addresses without connecting.
-        Returns the vetted targets; raises BadURL / BlockedAddress / ResolveError."""
+    def check_url(self, url: str, timeout: float | None = None) -> list[tuple]:
+        """Validate a URL and vet its host's addresses without connecting
+        (the lookup bounded by ``timeout``, default the fetcher's). Returns
+        the vetted targets; raises BadURL / BlockedAddress / ResolveError."""
         if not is_http_url(url):
             raise BadURL("only absolute http(s) URLs without credentials are fetched")
-        parts = urlsplit(url)
+        parts = urlsplit(ascii_url(url))
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-        return resolve(parts.hostname, port, self.allow_loopback)
+        return resolve(parts.hostname, port, self.allow_loopback, self.timeout if timeout is None else timeout)
 
     def get(self, url: str, html_only: bool = False, skip_non_html_body: bool = False) -> Response:
         """GET ``url`` following up to max_redirects (each re-vetted). With
@@ -267,7 +341,7 @@ class Fetcher:
         non-HTML response is simply not read (headers only)."""
         deadline = time.monotonic() + self.timeout
         redirects: list[str] = []
-        current = strip_fragment(url) if is_http_url(url) else url
+        current = ascii_url(strip_fragment(url)) if is_http_url(url) else url
         while True:
             response = self._request("GET", current, None, {}, deadline, html_only, skip_non_html_body)
             location = response.headers.get("Location")
@@ -276,7 +350,7 @@ class Fetcher:
                     raise TooManyRedirects(f"more than {self.max_redirects} redirects")
                 redirects.append(current)
                 try:
-                    current = strip_fragment(urljoin(current, location.strip()))
+                    current = ascii_url(strip_fragment(urljoin(current, _header_text(location).strip())))
                 except ValueError as exc:
                     raise BadURL("bad redirect location") from exc
                 continue
@@ -287,12 +361,14 @@ class Fetcher:
         """POST once (no redirects followed) and read a bounded response."""
         deadline = time.monotonic() + self.timeout
         headers = {"Content-Type": content_type, "Accept": accept}
+        if is_http_url(url):
+            url = ascii_url(url)
         return self._request("POST", url, body, headers, deadline, False, False)
 
     # --- internals -------------------------------------------------------------------
 
     def _request(self, method, url, body, headers, deadline, html_only, skip_non_html) -> Response:
-        targets = self.check_url(url)  # raises before any connection
+        targets = self.check_url(url, self._remaining(deadline))  # raises before any connection
         parts = urlsplit(url)
         https = parts.scheme.lower() == "https"
         port = parts.port or (443 if https else 80)
@@ -320,6 +396,8 @@ class Fetcher:
                 raise
             except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
                 raise ConnectError(f"{method} {url} failed: {type(exc).__name__}") from exc
+            except (UnicodeError, ValueError) as exc:  # after OSError: certificate errors are ValueErrors too
+                raise BadURL(f"cannot request {url!r} ({type(exc).__name__})") from exc
             result = Response(url=url, status=resp.status, headers=resp.msg)
             if resp.status in REDIRECT_CODES and method == "GET":
                 return result

@@ -4,7 +4,9 @@ Routes (relative to where the app is mounted):
 
 ``POST /trackback/<slug>``
     TrackBack 1.2. Form fields ``url`` (required), ``title``, ``excerpt``,
-    ``blog_name``; charset from the Content-Type, UTF-8 by default. Answers
+    ``blog_name``; charset from the Content-Type, UTF-8 by default. The
+    title and excerpt the source page itself shows win over the form's
+    (which are only a fallback). Answers
     ``<response><error>0</error></response>`` or ``<error>1</error>`` with a
     generic ``<message>``.
 ``POST /pingback``
@@ -21,7 +23,9 @@ Routes (relative to where the app is mounted):
     ``{"status": "pending" | "verified" | "approved" | "rejected"}``.
 
 Every source is fetched (public addresses only) and must link to the review
-before anything is stored, as ``pending``. Bodies are capped (413), UTF-7
+before anything is stored, as ``pending``. A source's fragment is dropped
+first (``src#a`` and ``src#b`` are the page ``src``), so the duplicate check
+and the per-pair rate limit see one source. Bodies are capped (413), UTF-7
 and undecodable input refused (400), client IPs and (source, target) pairs
 are rate limited (429 / TrackBack error / fault 49), a (review, source) pair
 is stored once (fault 48). Text is stored as plain text, capped. Error
@@ -50,7 +54,7 @@ import defusedxml.ElementTree as DET
 from . import fetch, verify
 from .records import AUTHOR_MAX, EXCERPT_MAX, TITLE_MAX, plain_text
 from .store import DuplicateLinkback, Store
-from .targets import ReloadingReviewsIndex, is_http_url, same_page
+from .targets import ReloadingReviewsIndex, is_http_url, same_page, strip_fragment
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +98,8 @@ class Config:
     trust_forwarded_for: bool = False  # only behind a proxy that sets X-Forwarded-For
     # Public path prefix of the receiver when a proxy mounts it without setting
     # SCRIPT_NAME, e.g. "/linkbacks": status URLs become /linkbacks/webmention/status/...
+    # Requests are answered with or without the prefix, so a proxy may pass
+    # the path on as it is or strip it.
     base_path: str = ""
 
 
@@ -457,6 +463,9 @@ class LinkbackApp:
     def dispatch(self, environ):
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "") or "/"
+        prefix = self.config.base_path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix):]
         if path.startswith("/trackback/"):
             slug = path[len("/trackback/"):]
             slug = slug[:-1] if slug.endswith("/") else slug
@@ -505,6 +514,7 @@ class LinkbackApp:
             return reply(BAD_REQUEST, "Missing required field: url.")
         if not is_http_url(url):
             return reply(BAD_REQUEST, "The url must be an http or https URL.")
+        url = strip_fragment(url)
         if same_page(url, review.url):
             return reply(BAD_REQUEST, "A review cannot track back to itself.")
         if not self.pair_limiter.allow((url, review.url)):
@@ -517,15 +527,17 @@ class LinkbackApp:
             logger.info("trackback for %s refused: %s", review.slug, exc)
             return reply(BAD_REQUEST, "Sorry, this trackback could not be accepted.")
         try:
+            # The sender's title and excerpt are unchecked claims; what the
+            # verified page says is what readers will find when they follow it.
             self.store.add(
                 review=review.slug,
                 source=url,
                 target=review.url,
                 kind="trackback",
                 type="mention",
-                title=plain_text(form.get("title"), TITLE_MAX) or info.title,
+                title=info.title or plain_text(form.get("title"), TITLE_MAX),
                 author=plain_text(form.get("blog_name"), AUTHOR_MAX) or info.author,
-                excerpt=plain_text(form.get("excerpt"), EXCERPT_MAX) or info.excerpt,
+                excerpt=info.excerpt or plain_text(form.get("excerpt"), EXCERPT_MAX),
                 client_ip=ip,
             )
         except DuplicateLinkback:
@@ -571,6 +583,7 @@ class LinkbackApp:
             raise Fault(33, "The specified target URI cannot be used as a target.")
         if not is_http_url(source):
             raise Fault(16, "The source URI does not exist.")
+        source = strip_fragment(source)
         if same_page(source, target):
             raise Fault(0, "The source and target URIs are the same.")
         if not self.pair_limiter.allow((source, review.url)):
@@ -614,6 +627,7 @@ class LinkbackApp:
             return _text(BAD_REQUEST, "Both source and target are required.")
         if not is_http_url(source) or not is_http_url(target):
             return _text(BAD_REQUEST, "Source and target must be http or https URLs.")
+        source = strip_fragment(source)
         if same_page(source, target):
             return _text(BAD_REQUEST, "Source and target must differ.")
         review = self.reviews.get().review_for_url(target)

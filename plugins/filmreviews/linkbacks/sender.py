@@ -15,8 +15,10 @@ in this order:
 Outcomes go to a JSON cache keyed by review URL and target, with a hash of
 the review body: a pair is sent once, again only when the review changed
 (and then also to webmention targets that were removed from the review, as
-the Webmention spec asks). Failures are retried on later runs (at most
-MAX_ATTEMPTS times per version of the review). All
+the Webmention spec asks). A target that fails -- unreachable, refused, or a
+URL that cannot be requested -- is recorded as ``failed`` and the run goes
+on; failures are retried on later runs (at most MAX_ATTEMPTS times per
+version of the review). All
 fetching goes through ``fetch.Fetcher``: public addresses only.
 """
 
@@ -333,7 +335,9 @@ class Sender:
                 detail = send_pingback(self.fetcher, endpoint.url, review.url, target)
             else:
                 detail = send_trackback(self.fetcher, endpoint.url, review, self.blog_name)
-        except (fetch.FetchError, SendError) as exc:
+        except (fetch.FetchError, SendError, ValueError) as exc:
+            # ValueError (UnicodeError included): a link no library can make a
+            # request of. One bad link fails alone; the run goes on.
             return SendResult(
                 review.url,
                 target,

@@ -1,5 +1,5 @@
 """Running the receiver in a real HTTP server: ``wsgiref`` with one thread
-per connection. ``serve`` blocks (for ``invoke linkbacks-serve``);
+per connection. ``serve`` blocks (for ``invoke linkbacks.serve``);
 ``start_in_thread`` returns a running server (tests, benchmark, scripts)."""
 
 from __future__ import annotations
@@ -73,9 +73,14 @@ def start_in_thread(config: Config, host: str = "127.0.0.1", port: int = 0, **ap
 
 
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8010) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted. Raises ValueError for a reviews.json that
+    cannot be read and OSError when the address cannot be listened on."""
     app = LinkbackApp(config)
-    httpd = make_wsgi_server(app, host, port)
+    try:
+        httpd = make_wsgi_server(app, host, port)
+    except BaseException:
+        app.close()  # stop the webmention workers it already started
+        raise
     logger.info("linkback receiver on http://%s:%s/", host, httpd.server_address[1])
     try:
         httpd.serve_forever()
