@@ -8,8 +8,14 @@ lazily, and the bytes a phone would fetch for them. Then, when Lighthouse is
 installed in benchmarks/node_modules, it serves the built site on 127.0.0.1
 and prints Lighthouse's four category scores and the layout shift per page.
 
+It exits 1 when a page is over budget, a Lighthouse score is below 100, a page
+shifts while it loads (CLS above 0) or a Lighthouse run fails. Without
+Lighthouse installed it prints how to install it and judges the budgets only,
+unless --require-lighthouse is given.
+
     python -m benchmarks.budgets                       # production settings
     python -m benchmarks.budgets --settings pelicanconf.py --no-lighthouse
+    python -m benchmarks.budgets --require-lighthouse  # for CI: no Lighthouse is a failure
 
 Install Lighthouse once with `npm install` (or
 `npm install --no-save lighthouse@12.2.3`) inside benchmarks/.
@@ -157,13 +163,25 @@ def print_weight(weight: PageWeight) -> None:
 
 # --- Posters on a page: which file a phone would fetch ------------------------------
 
+LENGTH = r"(\d+(?:\.\d+)?|\.\d+)(px|rem|em|vw)"
+# A media condition of plain features, "(min-width: 40rem) and (max-width: 60rem)", then the slot.
+SIZES_ENTRY = re.compile(r"(\([^()]*\)(?:\s+and\s+\([^()]*\))*)\s+(.+)")
+
+
 def _length_px(text: str, viewport: int) -> float | None:
-    match = re.fullmatch(r"\s*([\d.]+)(px|rem|em|vw)\s*", text)
-    if not match:
+    """One length, or a calc() that adds and subtracts lengths; None for anything else."""
+    text = text.strip()
+    calc = re.fullmatch(r"calc\((.*)\)", text)
+    terms = calc.group(1).strip() if calc else text
+    if not re.fullmatch(rf"{LENGTH}(\s+[-+]\s+{LENGTH})*", terms):
         return None
-    value, unit = float(match.group(1)), match.group(2)
-    return {"px": value, "rem": value * ROOT_FONT_PX, "em": value * ROOT_FONT_PX,
-            "vw": value * viewport / 100}[unit]
+    units = {"px": 1, "rem": ROOT_FONT_PX, "em": ROOT_FONT_PX, "vw": viewport / 100}
+    tokens = terms.split()  # length, sign, length, sign, length...
+    total = 0.0
+    for sign, length in zip(["+", *tokens[1::2]], tokens[::2]):
+        value, unit = re.fullmatch(LENGTH, length).groups()
+        total += (-1 if sign == "-" else 1) * float(value) * units[unit]
+    return total
 
 
 def _media_matches(condition: str, viewport: int) -> bool:
@@ -174,15 +192,26 @@ def _media_matches(condition: str, viewport: int) -> bool:
     return True
 
 
+def _top_level_entries(sizes: str) -> list[str]:
+    """`sizes` split at the commas that are not inside min(), max() or clamp()."""
+    entries, depth, start = [], 0, 0
+    for i, char in enumerate(sizes):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            entries.append(sizes[start:i].strip())
+            start = i + 1
+    return [*entries, sizes[start:].strip()]
+
+
 def slot_width(sizes: str | None, viewport: int) -> float:
     """The width `sizes` gives the image on a screen `viewport` CSS px wide (100vw if unreadable)."""
-    for entry in (sizes or "").split(","):
-        entry = entry.strip()
-        media, _, length = entry.rpartition(" ") if entry.startswith("(") else ("", "", entry)
+    for entry in _top_level_entries(sizes or ""):
+        conditional = SIZES_ENTRY.fullmatch(entry)
+        media, length = conditional.groups() if conditional else ("", entry)
         if not media or _media_matches(media, viewport):
             px = _length_px(length, viewport)
-            if px is not None:
-                return px
+            # The browser would use this entry; a length we cannot read means we cannot tell.
+            return float(viewport) if px is None else px
     return float(viewport)
 
 
@@ -354,17 +383,50 @@ def print_lighthouse(rows: list[tuple[str, dict | str]], preset: str) -> None:
             print(f"  {name}: console error: {error}")
 
 
+def lighthouse_shortfalls(rows: list[tuple[str, dict | str]]) -> list[str]:
+    """Why the Lighthouse results miss the bar: a failed run, a score below 100, any layout shift."""
+    found = []
+    for name, figures in rows:
+        if isinstance(figures, str):
+            found.append(f"{name}: the Lighthouse run failed ({figures})")
+            continue
+        for _, label in CATEGORIES:
+            if figures[label] is None or figures[label] < 100:
+                score = "no score" if figures[label] is None else figures[label]
+                found.append(f"{name}: Lighthouse {label} {score}, expected 100")
+        if figures["CLS"] is None or figures["CLS"] > 0:
+            shift = "not measured" if figures["CLS"] is None else f"{figures['CLS']:.4f}"
+            found.append(f"{name}: cumulative layout shift {shift}, expected 0")
+    return found
+
+
+def print_verdict(failures: list[str]) -> int:
+    """The exit status: 1 with every reason listed, or 0."""
+    if failures:
+        print("\nFAILED:")
+        for failure in failures:
+            print(f"  {failure}")
+        return 1
+    print("\nEvery check passed.")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.budgets",
-        description="Check the 20 KB page budget and run Lighthouse on the home page and one review.")
+        description="Check the 20 KB page budget and run Lighthouse on the home page and one review. "
+                    "Exits 1 if a page is over budget, a Lighthouse score is below 100, a page "
+                    "shifts while it loads, or a Lighthouse run fails.")
     parser.add_argument("--settings", default="publishconf.py",
                         help="settings file in the repository (default: %(default)s)")
     parser.add_argument("--review", default=DEFAULT_REVIEW,
                         help="slug of the review page to measure (default: %(default)s)")
     parser.add_argument("--preset", choices=("mobile", "desktop"), default="mobile",
                         help="Lighthouse form factor (default: %(default)s)")
-    parser.add_argument("--no-lighthouse", action="store_true", help="only the byte budgets")
+    lighthouse = parser.add_mutually_exclusive_group()
+    lighthouse.add_argument("--no-lighthouse", action="store_true", help="only the byte budgets")
+    lighthouse.add_argument("--require-lighthouse", action="store_true",
+                            help="exit 1 when Lighthouse is not installed (otherwise only a hint is printed)")
     parser.add_argument("--keep", action="store_true", help="keep the built site and reports")
     args = parser.parse_args(argv)
     settings = (ROOT / args.settings).resolve()
@@ -377,7 +439,7 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="reelnotes-budgets-"))
     output = workdir / "output"
     server, base = serve(output)
-    failed = False
+    failures: list[str] = []
     try:
         # The site is built for the address it is served from, so absolute
         # links (production settings) resolve to this server.
@@ -396,19 +458,24 @@ def main(argv=None) -> int:
         for name, page in pages:
             if not (output / page).is_file():
                 print(f"\n{name}: {page} was not built (expected a review with Slug: {args.review})")
-                failed = True
+                failures.append(f"{name}: {page} was not built")
                 continue
             weight = page_weight(output, base, name, page)
             print_weight(weight)
-            failed |= not weight.passes
+            if not weight.passes:
+                failures.append(f"{name}: {weight.gzip:,} B gzip of a {BUDGET_BYTES:,} B budget"
+                                + (f", {len(weight.missing)} file(s) missing" if weight.missing else ""))
             if page == "index.html":
                 print_posters(poster_bytes(output, base, page))
 
         if args.no_lighthouse:
-            return 1 if failed else 0
+            return print_verdict(failures)
         if not LIGHTHOUSE.exists():
             print("\n" + lighthouse_install_hint())
-            return 1 if failed else 0
+            if args.require_lighthouse:
+                failures.append(f"Lighthouse is required (--require-lighthouse) but {LIGHTHOUSE} "
+                                "does not exist")
+            return print_verdict(failures)
         rows = []
         for name, page in pages:
             if not (output / page).is_file():
@@ -420,7 +487,7 @@ def main(argv=None) -> int:
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
                 rows.append((name, str(exc)))
         print_lighthouse(rows, args.preset)
-        return 1 if failed else 0
+        return print_verdict(failures + lighthouse_shortfalls(rows))
     finally:
         server.shutdown()
         server.server_close()
@@ -428,7 +495,6 @@ def main(argv=None) -> int:
             print(f"Kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -138,12 +138,90 @@ def test_phone_picks_the_smallest_poster_wide_enough_for_its_slot():
     assert budgets._pick(budgets._candidates(srcset), 900) == "a-500.avif"
 
 
+def test_slot_width_reads_calc_and_falls_back_to_the_viewport_on_anything_else():
+    sizes = "(min-width: 62.5rem) calc(18.4vw - 1rem), (min-width: 19.5rem) calc(50vw - 1.5rem), 100vw"
+    assert budgets.slot_width(sizes, 1280) == pytest.approx(1280 * 0.184 - 16)
+    assert budgets.slot_width(sizes, 412) == pytest.approx(206 - 24)
+    assert budgets.slot_width("calc(100vw - 2rem + 4px)", 300) == 272
+    assert budgets.slot_width("min(17rem, calc(100vw - 2rem))", 412) == 412
+    assert budgets.slot_width("calc(2 * 10vw), 10rem", 412) == 412  # not the next entry
+    assert budgets.slot_width("(min-width: 30rem) max(1rem, 2vw), 10rem", 412) == 160
+
+
+def test_the_real_poster_sizes_are_all_readable_by_the_phone_estimate():
+    from filmreviews.posters import SIZES
+
+    # 999 px wide would be 100vw: every entry gave a length, none was skipped as unreadable.
+    for variant, sizes in SIZES.items():
+        for viewport in (300, 412, 700, 770, 900, 1100, 1280):
+            assert budgets.slot_width(sizes, viewport) < viewport * 0.9, (variant, viewport)
+
+
 def test_budgets_report_home_and_review_pages_of_the_real_site(capsys):
-    budgets.main(["--settings", "pelicanconf.py", "--no-lighthouse"])
+    status = budgets.main(["--settings", "pelicanconf.py", "--no-lighthouse"])
     out = capsys.readouterr().out
     assert "Build FAILED" not in out, out
     for heading in ("Home page (index.html)", "Review page (reviews/her-2013/index.html)"):
         assert heading in out
     verdicts = re.findall(r"of 20,480 B budget \(\d+%\): (PASS|FAIL)", out)
-    assert len(verdicts) == 2
+    assert verdicts == ["PASS", "PASS"], out
+    assert status == 0
     assert re.search(r"posters \(not in the budget\): \d+ images, \d+ lazy", out)
+
+
+def test_budgets_exit_1_and_say_why_when_a_page_is_over_budget(monkeypatch, capsys):
+    monkeypatch.setattr(budgets, "BUDGET_BYTES", 1024)
+    status = budgets.main(["--settings", "pelicanconf.py", "--no-lighthouse"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert re.search(r"FAILED:\n  Home page: [\d,]+ B gzip of a 1,024 B budget\n"
+                     r"  Review page: [\d,]+ B gzip of a 1,024 B budget", out), out
+
+
+def test_missing_lighthouse_fails_only_when_it_is_required(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(budgets, "LIGHTHOUSE", tmp_path / "no-lighthouse-here")
+    assert budgets.main(["--settings", "pelicanconf.py"]) == 0
+    assert "Lighthouse is not installed: run `npm install" in capsys.readouterr().out
+    assert budgets.main(["--settings", "pelicanconf.py", "--require-lighthouse"]) == 1
+    out = capsys.readouterr().out
+    assert "Lighthouse is required (--require-lighthouse)" in out.split("FAILED:")[1]
+
+
+def _lighthouse_report(scores: dict, cls: float) -> dict:
+    return {"categories": {key: {"score": scores.get(key, 1)} for key, _ in budgets.CATEGORIES},
+            "audits": {"cumulative-layout-shift": {"numericValue": cls}}}
+
+
+@pytest.mark.parametrize("outcome, expected", [
+    ({"performance": 0.99}, "Home page: Lighthouse Performance 99, expected 100"),
+    ({"seo": None}, "Home page: Lighthouse SEO no score, expected 100"),
+    ({"cls": 0.02}, "Home page: cumulative layout shift 0.0200, expected 0"),
+    ({"error": "lighthouse exited with 1: Chrome crashed"},
+     "Home page: the Lighthouse run failed (lighthouse exited with 1: Chrome crashed)"),
+])
+def test_lighthouse_below_the_bar_exits_1_with_the_reason(monkeypatch, capsys, outcome, expected):
+    """Lighthouse itself is stood in for: the rule under test is what its report leads to."""
+    monkeypatch.setattr(budgets, "LIGHTHOUSE", Path(__file__))  # "installed"
+    calls = []
+
+    def fake_lighthouse(url, report_path, preset):
+        calls.append(url)
+        if len(calls) > 1:  # the review page is perfect
+            return _lighthouse_report({}, 0)
+        if "error" in outcome:
+            raise RuntimeError(outcome["error"])
+        return _lighthouse_report({k: v for k, v in outcome.items() if k != "cls"}, outcome.get("cls", 0))
+
+    monkeypatch.setattr(budgets, "run_lighthouse", fake_lighthouse)
+    status = budgets.main(["--settings", "pelicanconf.py"])
+    out = capsys.readouterr().out
+    assert len(calls) == 2
+    assert status == 1
+    assert out.split("FAILED:\n")[1].splitlines() == [f"  {expected}"]
+
+
+def test_perfect_lighthouse_results_exit_0(monkeypatch, capsys):
+    monkeypatch.setattr(budgets, "LIGHTHOUSE", Path(__file__))
+    monkeypatch.setattr(budgets, "run_lighthouse", lambda url, path, preset: _lighthouse_report({}, 0))
+    assert budgets.main(["--settings", "pelicanconf.py"]) == 0
+    assert "Every check passed." in capsys.readouterr().out

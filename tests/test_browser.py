@@ -5,7 +5,9 @@ One Chromium per module, driven by Playwright against the sample site served
 from 127.0.0.1. axe-core (axe-playwright-python) checks WCAG 2.1 A/AA on the
 main kinds of page, in the light and dark schemes, both as the system
 preference and as chosen with the header toggle. Screenshots at 375 px and
-1280 px go to test-artifacts/screenshots/ for people to look at.
+1280 px go to test-artifacts/screenshots/ for people to look at. Posters are
+measured against their `sizes` attribute, and the print stylesheet is checked
+with print media emulated.
 """
 
 from __future__ import annotations
@@ -38,12 +40,48 @@ PAGES = {
 WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
               "resultTypes": ["violations"]}
 PHONE, DESKTOP = 375, 1280
+SMALLEST_PHONE = 320
+# Phones small and common, a phone turned sideways, a tablet (the grid's 48rem step) and a laptop.
+POSTER_VIEWPORTS = (320, 375, 640, 768, 1280)
 
 # Relative luminance of the page background: tells which scheme is really on screen.
 BACKGROUND_LUMINANCE = """() => {
   const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
   const lin = c => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}"""
+# For every poster in <main>: its rendered width and the slot width its `sizes`
+# attribute selects, both in CSS px. The page's own matchMedia and CSS engine
+# evaluate the media conditions and lengths (calc() included).
+POSTER_SLOTS = """() => {
+  const probe = document.createElement('div');
+  probe.style.cssText = 'position: absolute; left: 0; top: 0; height: 0; visibility: hidden';
+  document.body.append(probe);
+  const measure = length => { probe.style.width = length; return probe.getBoundingClientRect().width; };
+  const topLevel = text => {  // split at commas outside parentheses
+    const parts = []; let depth = 0, start = 0;
+    [...text].forEach((c, i) => {
+      if (c === '(') depth++;
+      else if (c === ')') depth--;
+      else if (c === ',' && depth === 0) { parts.push(text.slice(start, i).trim()); start = i + 1; }
+    });
+    return [...parts, text.slice(start).trim()];
+  };
+  const slot = sizes => {
+    for (const entry of topLevel(sizes)) {
+      if (CSS.supports('width', entry)) return measure(entry);
+      // "(media condition) length": the condition ends at a ")" followed by the length.
+      const cut = [...entry.matchAll(/\\)\\s+/g)].map(m => m.index + 1)
+        .find(i => CSS.supports('width', entry.slice(i).trim()));
+      if (cut === undefined) return null;  // not a sizes value we can read: fail loudly
+      if (matchMedia(entry.slice(0, cut)).matches) return measure(entry.slice(cut).trim());
+    }
+    return innerWidth;  // no entry matched: the browser uses 100vw
+  };
+  const found = [...document.querySelectorAll('main picture img')].map(img => ({
+    alt: img.alt, rendered: img.getBoundingClientRect().width, slot: slot(img.sizes)}));
+  probe.remove();
+  return found;
 }"""
 # Characters on each rendered line of an element's text.
 CHARACTERS_PER_LINE = """(selector) => {
@@ -106,7 +144,7 @@ def violations(axe, page) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_main_pages_pass_axe_fit_a_phone_and_are_captured(browser, site, axe, scheme):
-    """axe finds nothing; no sideways scrolling at 375 px; screenshots at both widths."""
+    """axe finds nothing; no sideways scrolling at 320 or 375 px; screenshots at 375 and 1280 px."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(color_scheme=scheme, viewport={"width": DESKTOP, "height": 900})
     page = context.new_page()
@@ -119,10 +157,11 @@ def test_main_pages_pass_axe_fit_a_phone_and_are_captured(browser, site, axe, sc
         found += violations(axe, page)
         load_lazy_images(page)
         page.screenshot(path=SCREENSHOTS / f"{name}-{scheme}-{DESKTOP}.png", full_page=True)
-        page.set_viewport_size({"width": PHONE, "height": 800})
-        widths = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-        if widths[0] > widths[1]:
-            too_wide.append((name, widths))
+        for phone in (SMALLEST_PHONE, PHONE):
+            page.set_viewport_size({"width": phone, "height": 800})
+            widths = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+            if widths[0] > widths[1]:
+                too_wide.append((name, widths))
         page.screenshot(path=SCREENSHOTS / f"{name}-{scheme}-{PHONE}.png", full_page=True)
     context.close()
     assert not found, "\n".join(found)
@@ -236,6 +275,65 @@ def test_search_for_an_actor_finds_the_review(browser, site, axe):
     page.wait_for_selector(".search-result")
     assert "Her (2013)" in page.locator(".search-result-title").all_inner_texts()
     context.close()
+
+
+def test_search_for_a_cast_member_named_only_in_the_front_matter_finds_the_review(browser, site):
+    """Rooney Mara is in Her's Cast field and nowhere in any review's text."""
+    texts = {path.name: path.read_text(encoding="utf-8").split("\n\n", 1)
+             for path in (ROOT / "content" / "reviews").glob("*.md")}
+    assert [name for name, (front, _) in texts.items() if "Rooney Mara" in front] == ["her-2013.md"]
+    assert not [name for name, (_, body) in texts.items() if "Rooney" in body or "Mara" in body]
+    context = browser.new_context()
+    page = open_page(context, site + PAGES["search"])
+    page.fill("#search-query", "Rooney Mara")
+    page.press("#search-query", "Enter")
+    page.wait_for_function("document.querySelector('.search-status').textContent.includes('Rooney Mara')")
+    assert page.inner_text(".search-status") == "1 review matches “Rooney Mara”."
+    assert page.locator(".search-result-title").all_inner_texts() == ["Her (2013)"]
+    link = page.locator(".search-result a").first.get_attribute("href")
+    context.close()
+    assert link.endswith("/reviews/her-2013/")
+
+
+@pytest.mark.parametrize("name", ["home", "review"])
+def test_posters_are_as_wide_as_their_sizes_attribute_says(browser, site, name):
+    """The browser picks a poster file from `sizes` before layout; a wrong slot wastes or blurs."""
+    context = browser.new_context()
+    page = open_page(context, site + PAGES[name])
+    wrong, seen = [], 0
+    for width in POSTER_VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": 800})
+        for poster in page.evaluate(POSTER_SLOTS):
+            seen += 1
+            if poster["slot"] is None or abs(poster["slot"] / poster["rendered"] - 1) > 0.1:
+                wrong.append((width, poster["alt"], round(poster["rendered"]), poster["slot"]))
+    context.close()
+    assert seen >= len(POSTER_VIEWPORTS) * 4  # the review page has its poster and related ones
+    assert not wrong, "(viewport, poster, rendered px, sizes px):\n" + "\n".join(map(str, wrong))
+
+
+def test_printed_review_is_dark_on_white_without_the_site_furniture(browser, site):
+    """Even with the dark scheme chosen, paper gets dark text on white and only the review."""
+    context = browser.new_context(color_scheme="dark")
+    page = open_page(context, site + PAGES["review"])
+    page.evaluate("localStorage.setItem('scheme', 'dark')")
+    page.reload(wait_until="load")
+    assert page.get_attribute("html", "data-scheme") == "dark"
+    assert page.evaluate(BACKGROUND_LUMINANCE) < 0.05
+    hidden = [".site-header-tools", ".site-nav", ".scheme-toggle", ".skip-link", ".site-footer",
+              ".review-pager", ".related-reviews", "#responses"]
+    assert all(page.locator(selector).count() == 1 for selector in hidden)  # all on this page
+    page.emulate_media(media="print")
+    assert page.evaluate(BACKGROUND_LUMINANCE) > 0.95
+    # Every colour token, not only the ones print overrides, takes its light value.
+    assert page.evaluate("getComputedStyle(document.documentElement).colorScheme") == "light"
+    text = page.evaluate("""() => [document.body, document.querySelector('.review-body p'),
+        document.querySelector('h1')].map(el => getComputedStyle(el).color.match(/\\d+/g).map(Number))""")
+    assert all(max(rgb) <= 0x33 for rgb in text), text
+    assert page.locator(".review-body").is_visible() and page.locator(".poster-card-large img").is_visible()
+    shown = [selector for selector in hidden if page.locator(selector).is_visible()]
+    context.close()
+    assert shown == []
 
 
 def test_review_text_keeps_a_comfortable_measure(browser, site):

@@ -66,9 +66,26 @@ ENCODER_VERSION = 1
 
 # How much room the poster takes on screen, for the browser to pick a width
 # before layout. Kept here, next to the widths, so the two change together.
+# Each slot follows theme/static/css/site.css (tests/test_browser.py measures
+# them): the page has gutters of clamp(1rem, 4vw, 2.5rem) and is at most 76rem.
 SIZES = {
-    "small": "(min-width: 64rem) 12rem, (min-width: 40rem) 25vw, 45vw",
-    "large": "(min-width: 48rem) 20rem, 60vw",
+    # .poster-grid: auto-fill columns of at least 8.25rem (10.5rem from 48rem),
+    # gaps of clamp(1rem, 2vw, 1.75rem). One entry per column count, starting
+    # where that count starts, because a card narrows by a third when one more
+    # column fits.
+    "small": ", ".join((
+        "(min-width: 75.56rem) 11rem",  # 6 columns; 168-181 px
+        "(min-width: 62.5rem) calc(18.4vw - 1rem)",  # 5
+        "(min-width: 48.9rem) 21.5vw",  # 4
+        "(min-width: 48rem) 14rem",  # 3, as the columns' minimum grows
+        "(min-width: 39.13rem) calc(23vw - 0.75rem)",  # 4
+        "(min-width: 29.08rem) calc(30.67vw - 0.67rem)",  # 3
+        "(min-width: 19.5rem) calc(50vw - 1.5rem)",  # 2
+        "calc(100vw - 2rem)",  # 1
+    )),
+    # .poster-card-large: beside the text in a 20rem column from 44rem; above
+    # it, at most 17rem, or the whole width between the gutters.
+    "large": "(min-width: 44rem) 20rem, (min-width: 19rem) 17rem, calc(100vw - 2rem)",
 }
 
 MANIFEST = "manifest.json"
