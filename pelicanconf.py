@@ -112,13 +112,5 @@ SITEMAP = {
     "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
 }
 
-# --- Deployment (see publishconf.py; environment variables win) ------------------
-PUBLISH_SSH_HOST = ""
-PUBLISH_SSH_PORT = 22
-PUBLISH_SSH_USER = ""
-PUBLISH_SSH_PATH = ""
-GITHUB_PAGES_REMOTE = "origin"
-GITHUB_PAGES_BRANCH = "gh-pages"
-
 # --- Linkbacks receiver (empty: the site advertises no endpoints) ------------------
 FILMREVIEWS_LINKBACKS_ENDPOINT = ""

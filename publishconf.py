@@ -12,13 +12,16 @@ FEED_DOMAIN = SITEURL
 
 DELETE_OUTPUT_DIRECTORY = True
 
-# Where `invoke publish` sends the site (environment variables override these).
-PUBLISH_SSH_HOST = ""
+# --- Deployment: where `invoke publish` and `invoke gh-pages` send the site.
+# Environment variables of the same names win, so secrets need not live here.
+PUBLISH_SSH_HOST = ""  # e.g. "reelnotes.example.org"
 PUBLISH_SSH_PORT = 22
-PUBLISH_SSH_USER = ""
-PUBLISH_SSH_PATH = ""
+PUBLISH_SSH_USER = ""  # e.g. "deploy"
+PUBLISH_SSH_PATH = ""  # e.g. "/var/www/reelnotes" (never a folder of the site itself)
 PUBLISH_SSH_OPTIONS = ""  # extra ssh arguments, e.g. "-i ~/.ssh/reelnotes_deploy"
-PUBLISH_TARGET = ""  # a local folder instead of SSH (PUBLISH_SSH_HOST must be empty)
+PUBLISH_TARGET = ""  # a local folder outside the site instead of SSH (PUBLISH_SSH_HOST must be empty)
+GITHUB_PAGES_REMOTE = "origin"
+GITHUB_PAGES_BRANCH = "gh-pages"
 
 # The linkbacks receiver (`invoke linkbacks.serve`) behind the production host.
 FILMREVIEWS_LINKBACKS_ENDPOINT = SITEURL + "/linkbacks"

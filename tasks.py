@@ -1,4 +1,4 @@
-"""Invoke tasks for Reel Notes: `invoke --list` shows them, docs/tasks.md explains them.
+"""Invoke tasks for Reel Notes: `invoke --list` shows them, README.md ("Tasks") explains them.
 
 Each task is a thin wrapper over a tested function in blogtools/ (or in the
 plugin's linkbacks package); bad input ends in a one-paragraph message and a
@@ -26,9 +26,12 @@ PORT = 8000
 
 
 def _settings(settings_file=SETTINGS_BASE):
-    from blogtools.site_settings import read_site_settings
+    from blogtools.site_settings import SettingsError, read_site_settings
 
-    return read_site_settings(settings_file, ROOT)
+    try:
+        return read_site_settings(settings_file, ROOT)
+    except (FileNotFoundError, SettingsError) as exc:
+        raise Exit(str(exc), code=1)
 
 
 def _output_path():
@@ -61,7 +64,7 @@ def build(c):
     """
     from blogtools.preview import build_preview
 
-    result = build_preview(ROOT, SETTINGS_BASE)
+    result = build_preview(ROOT, SETTINGS_BASE, _output_path())
     if result.error:
         raise Exit(f"Build failed: {result.error}", code=1)
 
@@ -76,25 +79,33 @@ def rebuild(c):
 @task
 def regenerate(c):
     """Build, then rebuild on every change (pelican -r)."""
+    _settings()  # a broken settings file: one line here, not Pelican's traceback
     with c.cd(str(ROOT)):
         c.run(shlex.join([sys.executable, "-m", "pelican", "-r", "-s", SETTINGS_BASE]))
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})",
             "open": "open the site in the default browser"})
-def serve(c, host=HOST, port=PORT, open=False):
+def serve(c, host=HOST, port=None, open=False):
     """Serve output/ at http://localhost:8000/."""
-    from blogtools.preview import serve as serve_site
+    # port=None rather than PORT: invoke would turn a bad --port into a traceback.
+    from blogtools.preview import ServeError, port_number, serve as serve_site
 
     try:
-        serve_site(_output_path(), host, int(port), open)
-    except (FileNotFoundError, OSError) as exc:
-        raise Exit(f"Cannot serve on {host}:{port}: {exc}", code=1)
+        serve_site(_output_path(), host, port_number(port, PORT), open)
+    except ServeError as exc:
+        raise Exit(str(exc), code=1)
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})"})
-def reserve(c, host=HOST, port=PORT):
+def reserve(c, host=HOST, port=None):
     """Build, then serve."""
+    from blogtools.preview import ServeError, port_number, refuse_busy_port
+
+    try:
+        refuse_busy_port(host, port_number(port, PORT))  # before the build, not after it
+    except ServeError as exc:
+        raise Exit(str(exc), code=1)
     build(c)
     serve(c, host=host, port=port)
 
@@ -111,15 +122,19 @@ def preview(c):
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})",
             "open": "open the site in the default browser"})
-def livereload(c, host=HOST, port=PORT, open=False):
+def livereload(c, host=HOST, port=None, open=False):
     """Serve at :8000; rebuild and reload on every change.
 
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
     settings files.
     """
-    from blogtools.preview import livereload as run_livereload
+    from blogtools.preview import ServeError, livereload as run_livereload, port_number
+    from blogtools.site_settings import SettingsError
 
-    run_livereload(ROOT, SETTINGS_BASE, host, int(port), open)
+    try:
+        run_livereload(ROOT, SETTINGS_BASE, host, port_number(port, PORT), open)
+    except (ServeError, SettingsError) as exc:
+        raise Exit(str(exc), code=1)
 
 
 @task(help={
@@ -165,10 +180,11 @@ def gh_pages(c, remote=None, branch=None, message=None):
 def new(c, title, year=None, rewatch=False):
     """Start a draft review: invoke new "Her" --year 2013."""
     from blogtools.new_review import NewReviewError, new_review
+    from blogtools.site_settings import SettingsError
 
     try:
         path = new_review(title, year, rewatch=rewatch, root=ROOT)
-    except NewReviewError as exc:
+    except (NewReviewError, SettingsError) as exc:
         raise Exit(str(exc), code=1)
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
@@ -221,7 +237,8 @@ def posters(c, overwrite=False):
 
 # --- linkbacks.*: the receiver and its moderation queue -------------------------
 # The linkbacks package is imported inside each task so `invoke --list` works
-# even where its dependencies are missing.
+# even where its dependencies are missing. Its problems arrive as
+# cli.LinkbacksError, already worded for the user.
 
 def _linkbacks_db():
     return str(ROOT / _settings().get("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3"))
@@ -236,31 +253,54 @@ def _linkbacks_cli():
     return cli
 
 
-@task(name="serve", help={"host": "address to listen on (default 127.0.0.1)", "port": "port (default 8001)",
-                          "db": "SQLite database", "reviews-json": "reviews.json of the live site",
-                          "site-url": "the live site's address"})
-def linkbacks_serve(c, host="127.0.0.1", port=8001, db=None, reviews_json=None, site_url=None):
+def _linkbacks_call(name, *args, **kwargs):
+    """Call cli.<name>; a LinkbacksError ends the task with its message and exit 1."""
+    cli = _linkbacks_cli()
+    try:
+        return getattr(cli, name)(*args, **kwargs)
+    except cli.LinkbacksError as exc:
+        raise Exit(str(exc), code=1)
+
+
+@task(name="serve", help={
+    "host": "address to listen on (default 127.0.0.1)",
+    "port": "port (default 8001)",
+    "db": "SQLite database",
+    "reviews-json": "reviews.json of the live site (default output/reviews.json)",
+    "site-url": "the live site's address (default SITEURL from publishconf.py)",
+    "base-path": "public path the proxy serves the receiver under "
+                 "(default: the path of FILMREVIEWS_LINKBACKS_ENDPOINT, e.g. /linkbacks)",
+    "trust-forwarded-for": "take the client address from X-Forwarded-For (only behind a proxy that sets it)",
+})
+def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
+                    base_path=None, trust_forwarded_for=False):
     """Run the trackback/pingback/webmention receiver."""
+    from urllib.parse import urlsplit
+
     settings = _settings(SETTINGS_PUBLISH)
-    _linkbacks_cli().serve(host, int(port), db or _linkbacks_db(),
-                           reviews_json or str(_output_path() / "reviews.json"),
-                           site_url or settings["SITEURL"])
+    if base_path is None:
+        base_path = urlsplit(settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT") or "").path
+    # port=None, not 8001: invoke would turn a bad --port into a traceback.
+    _linkbacks_call("serve", host, 8001 if port is None else port, db or _linkbacks_db(),
+                    reviews_json or str(_output_path() / "reviews.json"),
+                    site_url or settings["SITEURL"], base_path=base_path,
+                    trust_forwarded_for=trust_forwarded_for)
 
 
 @task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})
 def linkbacks_list(c, status=None, db=None):
     """List received linkbacks."""
-    for line in _linkbacks_cli().list_linkbacks(db or _linkbacks_db(), status=status):
+    lines = _linkbacks_call("list_linkbacks", db or _linkbacks_db(), status=status)
+    for line in lines:
         print(line)
+    if not lines:
+        print(f"No {status + ' ' if status else ''}linkbacks.")
 
 
 def _moderate(status):
     def moderate(c, id, db=None):
-        try:
-            _linkbacks_cli().set_status(db or _linkbacks_db(), int(id), status)
-        except (LookupError, ValueError) as exc:
-            raise Exit(f"Linkback {id}: {exc}", code=1)
-        print(f"Linkback {id}: {status}")
+        _linkbacks_call("set_status", db or _linkbacks_db(), id, status)
+        print(f"Linkback #{str(id).lstrip('#')}: {status}")
 
     moderate.__doc__ = f"Mark a linkback as {status}."
     name = {"approved": "approve", "rejected": "reject", "spam": "spam"}[status]
@@ -270,28 +310,37 @@ def _moderate(status):
 
 @task(name="export", help={"db": "SQLite database"})
 def linkbacks_export(c, db=None):
-    """Write approved linkbacks into content/linkbacks/."""
+    """Write approved linkbacks into content/linkbacks/.
+
+    Needs output/reviews.json from a build (invoke preview).
+    """
     settings = _settings()
-    for line in _linkbacks_cli().export(db or _linkbacks_db(), str(settings["PATH"]),
-                                        str(_output_path() / "reviews.json"),
-                                        subdir=settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")):
+    for line in _linkbacks_call("export", db or _linkbacks_db(), str(settings["PATH"]),
+                                str(_output_path() / "reviews.json"),
+                                subdir=settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")):
         print(line)
 
 
-@task(name="send", help={"allow-loopback": "also send to local addresses (testing only)"})
-def linkbacks_send(c, allow_loopback=False):
-    """Send linkbacks for the external links in output/."""
+@task(name="send")
+def linkbacks_send(c):
+    """Send linkbacks for the external links in output/.
+
+    Needs a production build in output/ (invoke preview).
+    """
     settings = _settings(SETTINGS_PUBLISH)
     cache = ROOT / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    for line in _linkbacks_cli().send(str(_output_path()), str(cache), allow_loopback=allow_loopback,
-                                      site_url=settings["SITEURL"], blog_name=settings["SITENAME"]):
+    for line in _linkbacks_call("send", str(_output_path()), str(cache),
+                                site_url=settings["SITEURL"], blog_name=settings["SITENAME"]):
         print(line)
 
 
 @task(name="reverify", help={"db": "SQLite database"})
 def linkbacks_reverify(c, db=None):
-    """Re-fetch stored linkbacks; drop those no longer linking."""
-    for line in _linkbacks_cli().reverify(db or _linkbacks_db()):
+    """Re-check approved linkbacks; reject the dead ones.
+
+    Only the database changes: run linkbacks.export (and build) to update the site.
+    """
+    for line in _linkbacks_call("reverify", db or _linkbacks_db()):
         print(line)
 
 

@@ -5,6 +5,9 @@ as warnings (a preview keeps going; `invoke check` is the strict gate),
 serving output/ over HTTP on the loopback address, and the livereload loop
 that rebuilds and refreshes the browser whenever a source changes.
 
+A port that cannot be used (taken by another server, not a number) is a
+`ServeError` with a message for the terminal.
+
 Livereload rebuilds in a fresh Python process (`python -m blogtools.preview`)
 because Pelican imports the plugin once per process: an in-process rebuild
 would keep running the old plugin code after an edit to plugins/.
@@ -13,6 +16,7 @@ would keep running the old plugin code after an edit to plugins/.
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import subprocess
 import sys
@@ -21,6 +25,44 @@ from pathlib import Path
 from blogtools.build import BuildResult, build_site
 from blogtools.check import SiteCheck
 from blogtools.site_settings import ROOT, read_site_settings
+
+DEFAULT_PORT = 8000
+
+
+class ServeError(Exception):
+    """The preview cannot be served; the message says why and what to do."""
+
+
+def port_number(value, default: int = DEFAULT_PORT) -> int:
+    """--port as given on the command line (None: the default), or a ServeError."""
+    if value is None:
+        return default
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ServeError(f"--port: {value!r}: expected a port number from 1 to 65535, e.g. {default}")
+    return int(text)
+
+
+def _cannot_serve(host: str, port: int, exc: OSError) -> ServeError:
+    if exc.errno == errno.EADDRINUSE:
+        return ServeError(
+            f"Cannot serve on {host}:{port}: the port is already in use (another `invoke serve` "
+            "or `invoke livereload`?): stop that server or choose another port with --port"
+        )
+    return ServeError(f"Cannot serve on {host}:{port}: {exc.strerror or exc}")
+
+
+def refuse_busy_port(host: str, port: int) -> None:
+    """Fail before the first build, not after it, when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the real server does: a port left in TIME_WAIT by a stopped
+        # preview is free, one with a listening server is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _cannot_serve(host, port, exc) from None
 
 
 def build_preview(root: Path = ROOT, settings_file: str = "pelicanconf.py",
@@ -89,10 +131,13 @@ def make_server(output_path: Path, host: str = "localhost", port: int = 8000):
 
 
 def serve(output_path: Path, host: str = "localhost", port: int = 8000, open_browser: bool = False) -> None:
-    """Serve `output_path` until Ctrl-C."""
+    """Serve `output_path` until Ctrl-C; a ServeError when that cannot start."""
     if not Path(output_path, "index.html").is_file():
-        raise FileNotFoundError(f"{output_path} has no index.html: run `invoke build` first")
-    server = make_server(output_path, host, port)
+        raise ServeError(f"{output_path} has no index.html: run `invoke build` first")
+    try:
+        server = make_server(output_path, host, port)
+    except OSError as exc:
+        raise _cannot_serve(host, port, exc) from None
     url = f"http://{host}:{server.server_address[1]}/"
     print(f"Serving {output_path} at {url} (Ctrl-C to stop)", file=sys.stderr)
     if open_browser:
@@ -129,9 +174,13 @@ def rebuild_command(root: Path, settings_file: str, output_path: Path) -> list[s
 
 def livereload(root: Path = ROOT, settings_file: str = "pelicanconf.py", host: str = "localhost",
                port: int = 8000, open_browser: bool = False) -> None:
-    """Build, serve on host:port and rebuild + reload the browser on every source change."""
+    """Build, serve on host:port and rebuild + reload the browser on every source change.
+
+    A ServeError when the port cannot be used.
+    """
     from livereload import Server
 
+    refuse_busy_port(host, port)
     root = Path(root).resolve()
     settings = read_site_settings(settings_file, root)
     output_path = Path(settings["OUTPUT_PATH"])
@@ -144,8 +193,11 @@ def livereload(root: Path = ROOT, settings_file: str = "pelicanconf.py", host: s
     server = Server()
     for path in watched_paths(root, settings):
         server.watch(path, rebuild)
-    server.serve(host=host, port=port, root=str(output_path),
-                 open_url_delay=1 if open_browser else None)
+    try:
+        server.serve(host=host, port=port, root=str(output_path),
+                     open_url_delay=1 if open_browser else None)
+    except OSError as exc:  # taken between the check above and now
+        raise _cannot_serve(host, port, exc) from None
 
 
 def main(argv=None) -> int:

@@ -6,8 +6,9 @@ with publishconf.py into a fresh temporary folder, runs the same checks as
 empty (no index.html or no review page). Only then does rsync or ghp-import
 run, so a failed or empty build never touches the live site.
 
-Where `publish` sends the site, each value read from publishconf.py and
-overridden by an environment variable of the same name:
+Where `publish` sends the site, each value read from the settings
+(pelicanconf.py, through publishconf.py) and overridden by an environment
+variable of the same name:
 
 * ``PUBLISH_SSH_HOST``, ``PUBLISH_SSH_PORT``, ``PUBLISH_SSH_USER``,
   ``PUBLISH_SSH_PATH`` -- rsync over SSH to ``USER@HOST:PATH``.
@@ -15,7 +16,9 @@ overridden by an environment variable of the same name:
   ``-i ~/.ssh/reelnotes -o UserKnownHostsFile=~/.ssh/known_hosts_reelnotes``.
 * ``PUBLISH_TARGET`` -- a local folder (a mounted share, a test folder)
   instead of SSH; PUBLISH_SSH_HOST must then be empty. The ``target``
-  argument (``invoke publish --target DIR``) wins over both.
+  argument (``invoke publish --target DIR``) wins over both. A local folder
+  must lie outside the site's root: rsync --delete makes the folder an exact
+  copy of the build, so anything else in it would be deleted.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from blogtools.check import SiteCheck, check_site
-from blogtools.site_settings import ROOT, read_site_settings, setting
+from blogtools.site_settings import ROOT, SettingsError, read_site_settings, setting
 
 SSH_SETTINGS = ("PUBLISH_SSH_HOST", "PUBLISH_SSH_PORT", "PUBLISH_SSH_USER", "PUBLISH_SSH_PATH")
 # -rlptz: recursive, symlinks, permissions, times, compressed; no owner or
@@ -58,6 +61,8 @@ class Destination:
     port: int = 22
     user: str = ""
     ssh_options: tuple[str, ...] = ()
+    # The option or setting the path came from, so a refusal names what to change.
+    origin: str = field(default="PUBLISH_TARGET", compare=False)
 
     @property
     def is_remote(self) -> bool:
@@ -92,7 +97,7 @@ def destination_from(settings: dict, environ=None, target: str | None = None,
                      settings_file: str = "publishconf.py") -> Destination:
     """The deploy destination from settings, environment and --target, or a PublishError."""
     if target:
-        return Destination(path=str(Path(target).expanduser().resolve()))
+        return Destination(path=str(Path(target).expanduser().resolve()), origin="--target")
     host = setting(settings, "PUBLISH_SSH_HOST", environ)
     local = setting(settings, "PUBLISH_TARGET", environ)
     if local and host:
@@ -120,6 +125,7 @@ def destination_from(settings: dict, environ=None, target: str | None = None,
         port=int(port),
         user=values["PUBLISH_SSH_USER"],
         ssh_options=ssh_options,
+        origin="PUBLISH_SSH_PATH",
     )
 
 
@@ -134,10 +140,18 @@ def refuse_dangerous(destination: Destination, root: Path) -> None:
             )
         return
     target = Path(destination.path)
-    if target == root or target in root.parents or target == Path.home() or target == Path(target.anchor):
+    if target.is_relative_to(root) or target in root.parents:
+        # Inside the root there is nothing rsync may safely replace: content/,
+        # theme/, .git/ and output/ all belong to the sources or the preview.
         raise PublishError(
-            f"PUBLISH_TARGET: {destination.path!r}: expected a folder for the site only; "
-            "rsync --delete would remove everything else in it (here: the blog's sources)"
+            f"{destination.origin}: {destination.path!r}: expected a folder outside the site "
+            f"({root}); rsync --delete makes the target an exact copy of the build, so it "
+            "would delete the blog's sources"
+        )
+    if target == Path.home() or target == Path(target.anchor):
+        raise PublishError(
+            f"{destination.origin}: {destination.path!r}: expected a folder for the site only; "
+            "rsync --delete would remove everything else in it"
         )
 
 
@@ -151,22 +165,43 @@ def rsync_command(build_dir: Path, destination: Destination, dry_run: bool = Fal
     return command + [str(build_dir).rstrip("/") + "/", destination.rsync_target()]
 
 
-def itemized_changes(itemized: str) -> tuple[list[str], int]:
-    """rsync --itemize-changes output split into real changes and timestamp-only updates.
+# Outputs that differ between two builds of the same sources: Pagefind's index
+# files (named by content hash) and sitemap.xml (pages without a date get the
+# build time as lastmod). They are still transferred; the report only keeps
+# them apart, so a writer sees the pages that really changed.
+REGENERATED = ("pagefind/", "sitemap.xml")
+
+
+@dataclass
+class Changes:
+    """What rsync --itemize-changes reported, sorted for the reader."""
+
+    content: list[str] = field(default_factory=list)  # pages, feeds, images...
+    regenerated: int = 0  # search index and sitemap files
+    touched: int = 0  # only the timestamp differs
+
+
+def itemized_changes(itemized: str) -> Changes:
+    """rsync --itemize-changes output split into real changes, regenerated files and
+    timestamp-only updates.
 
     Every build rewrites every file, so -t refreshes the time of each one;
     listing those would bury the few files whose content changed.
     """
-    changes, touched = [], 0
+    changes = Changes()
     for line in itemized.splitlines():
         if not line.strip():
             continue
+        # Eleven flag characters and a space ("*deleting" and its padding too).
+        path = line[12:]
         # "." first means no transfer: only attributes (here: times) differ.
         if line.startswith("."):
-            touched += 1
+            changes.touched += 1
+        elif path.startswith(REGENERATED):
+            changes.regenerated += 1
         else:
-            changes.append(line)
-    return changes, touched
+            changes.content.append(line)
+    return changes
 
 
 @contextmanager
@@ -202,7 +237,7 @@ def checked_build(root: Path, settings_file: str, folder: Path) -> SiteCheck:
 def _settings(settings_file: str, root: Path) -> dict:
     try:
         return read_site_settings(settings_file, root)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, SettingsError) as exc:
         raise PublishError(f"Cannot publish: {exc}") from None
 
 
@@ -227,18 +262,21 @@ def publish(root: Path = ROOT, settings_file: str = "publishconf.py", *, target:
         command = rsync_command(check.build.output_path, destination, dry_run)
         echo(("Would change on " if dry_run else "Deploying to ") + f"{destination}:")
         completed = subprocess.run(command, capture_output=True, text=True)
-        changes, touched = itemized_changes(completed.stdout)
-        for line in changes:
+        changes = itemized_changes(completed.stdout)
+        for line in changes.content:
             echo(line)
-        if touched:
-            echo(f"({touched} unchanged files and folders {'would get' if dry_run else 'got'} "
+        if changes.regenerated:
+            echo(f"Search index and sitemap: regenerated ({changes.regenerated} files "
+                 f"{'would be' if dry_run else 'were'} replaced; they differ on every build)")
+        if changes.touched:
+            echo(f"({changes.touched} unchanged files and folders {'would get' if dry_run else 'got'} "
                  "the new build's timestamps)")
         if completed.returncode != 0:
             raise PublishError(
                 f"rsync to {destination} failed (exit {completed.returncode}):\n"
                 f"{completed.stderr.strip()}\ncommand: {shlex.join(command)}"
             )
-        if not changes:
+        if not changes.content:
             echo("No content changes.")
         if dry_run:
             echo("Dry run: nothing was changed.")
@@ -277,6 +315,7 @@ def gh_pages(root: Path = ROOT, settings_file: str = "publishconf.py", *, remote
     root = Path(root).resolve()
     environ = os.environ if environ is None else environ
     settings = _settings(settings_file, root)
+    remote_origin = "--remote" if remote else "GITHUB_PAGES_REMOTE"
     remote = remote or setting(settings, "GITHUB_PAGES_REMOTE", environ) or "origin"
     branch = branch or setting(settings, "GITHUB_PAGES_BRANCH", environ) or "gh-pages"
     message = message or f"Publish site on {dt.date.today().isoformat()}"
@@ -287,7 +326,7 @@ def gh_pages(root: Path = ROOT, settings_file: str = "publishconf.py", *, remote
         raise PublishError(f"gh-pages needs a git repository: {root} is not one ({known.stderr.strip()})")
     if remote not in known.stdout.split():
         raise PublishError(
-            f"GITHUB_PAGES_REMOTE: {remote!r}: expected one of this repository's git remotes "
+            f"{remote_origin}: {remote!r}: expected one of this repository's git remotes "
             f"({', '.join(known.stdout.split()) or 'none configured'})"
         )
     with _work_folder(workdir) as folder:

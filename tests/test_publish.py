@@ -4,12 +4,14 @@ Every test deploys a copy of the sample site; the live site is a folder
 under tmp_path, reached over SSH on 127.0.0.1 where the test says so.
 """
 
+import re
 import shutil
 import subprocess
 
 import pytest
 
-from blogtools.publish import Destination, PublishError, destination_from, gh_pages, publish, rsync_command
+from blogtools.publish import (Destination, PublishError, destination_from, gh_pages, itemized_changes,
+                               publish, rsync_command)
 from site_copy import copy_site, run_invoke, set_field, shared_poster_cache, snapshot, tree
 from sshd import missing_tools, running_sshd
 
@@ -45,12 +47,19 @@ def deployed(site, sshd, tmp_path_factory):
     return live, work / "site", messages
 
 
-def test_publish_to_a_local_folder_deploys_the_build_byte_for_byte(site, tmp_path):
-    live, work = tmp_path / "www", tmp_path / "work"
+@pytest.fixture(scope="module")
+def deployed_locally(site, tmp_path_factory):
+    """The site published once into a local folder that held an older deploy: (live, build)."""
+    folder = tmp_path_factory.mktemp("deployed-locally")
+    live, work = folder / "www", folder / "work"
     (live / "stale").mkdir(parents=True)
     (live / "stale" / "old.html").write_text("from an older deploy")
-
     publish(site, target=str(live), workdir=work, echo=lambda line: None)
+    return live, work
+
+
+def test_publish_to_a_local_folder_deploys_the_build_byte_for_byte(deployed_locally):
+    live, work = deployed_locally
 
     deployed_files = tree(live)
     assert deployed_files == tree(work / "site")
@@ -106,6 +115,40 @@ def test_broken_review_is_not_published_and_the_error_names_the_file(own_copy, s
     assert snapshot(live) == before
 
 
+def test_dry_run_of_an_unchanged_site_reports_no_content_changes(site, deployed_locally):
+    live, _ = deployed_locally
+    before = snapshot(live)
+    messages = []
+
+    publish(site, target=str(live), dry_run=True, echo=messages.append)
+
+    assert snapshot(live) == before
+    assert "No content changes." in messages
+    assert not [line for line in messages if re.match(r"([<>ch][fdLDS]|\*deleting)", line)]
+    assert "Dry run: nothing was changed." in messages
+
+
+def test_search_index_and_sitemap_are_reported_apart_from_content_changes():
+    itemized = "\n".join([
+        ">fcst...... reviews/her-2013/index.html",
+        "*deleting   reviews/old-1999/index.html",
+        ">f+++++++++ pagefind/pagefind.en_5b6665d721.pf_meta",
+        "*deleting   pagefind/filter/en_d758834.pf_filter",
+        ">fc.t...... pagefind/pagefind-entry.json",
+        ">fc.t...... sitemap.xml",
+        ".d..t...... reviews/",
+        ".f..t...... index.html",
+        "",
+    ])
+
+    changes = itemized_changes(itemized)
+
+    assert changes.content == [">fcst...... reviews/her-2013/index.html",
+                               "*deleting   reviews/old-1999/index.html"]
+    assert changes.regenerated == 4
+    assert changes.touched == 2
+
+
 def test_empty_build_is_refused(own_copy, tmp_path):
     # No reviews, and so no linkbacks to them either: a clean build with nothing in it.
     for data in [*(own_copy / "content" / "reviews").glob("*.md"),
@@ -159,10 +202,34 @@ def test_bad_deploy_settings_say_which_and_what_was_expected(settings, environ, 
         destination_from(settings, environ)
 
 
-def test_publish_never_empties_the_sources(site):
-    with pytest.raises(PublishError, match="PUBLISH_TARGET"):
-        publish(site, target=str(site.parent), echo=lambda line: None)
-    assert (site / "content" / "reviews" / "her-2013.md").is_file()
+@pytest.mark.parametrize("inside", ["..", ".", "content", "content/reviews", ".git", "theme", "output",
+                                    "plugins/filmreviews"])
+def test_publish_never_empties_the_sources(site, inside):
+    target = (site / inside).resolve()
+    before = snapshot(site / "content")
+
+    with pytest.raises(PublishError) as refused:
+        publish(site, target=str(site / inside), echo=lambda line: None)
+
+    assert f"--target: '{target}': expected a folder outside the site" in str(refused.value)
+    assert snapshot(site / "content") == before
+
+
+def test_publish_target_setting_inside_the_site_is_refused_by_name(site):
+    with pytest.raises(PublishError, match=r"PUBLISH_TARGET: '.*/content': expected a folder outside the site"):
+        publish(site, environ={"PUBLISH_TARGET": str(site / "content")}, echo=lambda line: None)
+
+
+def test_invoke_publish_dry_run_into_content_is_refused_without_listing_deletions(site):
+    before = snapshot(site / "content")
+
+    run = run_invoke(site, "publish", "--target", "content", "--dry-run")
+
+    assert run.returncode == 1
+    assert f"--target: '{site.resolve() / 'content'}': expected a folder outside the site" in run.stderr
+    assert "deleting" not in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert snapshot(site / "content") == before
 
 
 def git(*args, cwd=None):
@@ -195,6 +262,20 @@ def test_gh_pages_pushes_the_checked_build_with_nojekyll(pages_repo, tmp_path):
     assert listed == set(tree(build / "site")) | {".nojekyll"}
     assert git("show", "gh-pages:index.html", cwd=bare) == (build / "site" / "index.html").read_text()
     assert git("log", "-1", "--format=%s", "gh-pages", cwd=bare).strip() == "Publish for the test"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("option, environ, named", [
+    ("upstream", {}, "--remote: 'upstream'"),
+    (None, {"GITHUB_PAGES_REMOTE": "upstream"}, "GITHUB_PAGES_REMOTE: 'upstream'"),
+])
+def test_gh_pages_unknown_remote_names_where_it_came_from(pages_repo, option, environ, named):
+    work, _ = pages_repo
+
+    with pytest.raises(PublishError) as refused:
+        gh_pages(work, remote=option, environ=environ, echo=lambda line: None)
+
+    assert str(refused.value).startswith(f"{named}: expected one of this repository's git remotes (origin)")
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
