@@ -10,10 +10,9 @@ an overwritten file, a missing template...).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,16 +64,6 @@ class _Collector(logging.Handler):
         self.messages.append(message)
 
 
-@contextmanager
-def _in_directory(path: Path):
-    previous = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def _reset_sitemap_plugin() -> None:
     """pelican-sitemap keeps its run in module state and resets it only when a
     build finishes; after a build that failed half-way, the next build in the
@@ -124,7 +113,7 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     for logger in watched:
         logger.addHandler(collector)
     try:
-        with _in_directory(root):
+        with chdir(root):
             # publishconf.py does `from pelicanconf import *`: a pelicanconf
             # cached from another site root must not leak into this build.
             sys.modules.pop("pelicanconf", None)

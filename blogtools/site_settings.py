@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from contextlib import contextmanager
+from contextlib import chdir
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,16 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class SettingsError(Exception):
     """A settings file that cannot be loaded; the message says where and why."""
-
-
-@contextmanager
-def _in_directory(path: Path):
-    previous = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 def _shown(filename: str, root: Path) -> str:
@@ -65,7 +55,7 @@ def read_site_settings(settings_file: str | Path = "pelicanconf.py", root: Path 
     path = root / settings_file
     if not path.is_file():
         raise FileNotFoundError(f"{path.name}: no such settings file in {root}")
-    with _in_directory(root):
+    with chdir(root):
         # publishconf.py imports pelicanconf by name; never reuse one cached
         # from another site root.
         sys.modules.pop("pelicanconf", None)

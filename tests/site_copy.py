@@ -49,6 +49,16 @@ def copy_site(destination: Path, poster_cache: Path | None = None) -> Path:
     return destination
 
 
+def site_with_reviews(tmp_path_factory, name, reviews):
+    """A private copy of the site whose only reviews are `reviews` (file name: text)."""
+    root = copy_site(tmp_path_factory.mktemp(name), shared_poster_cache(tmp_path_factory))
+    for review in (root / "content" / "reviews").glob("*.md"):
+        review.unlink()
+    for file_name, text in reviews.items():
+        (root / "content" / "reviews" / file_name).write_text(text, encoding="utf-8")
+    return root
+
+
 def set_field(review: Path, field: str, value: str) -> None:
     """Replace one front-matter line, e.g. set_field(path, "Rating", "7")."""
     text = review.read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from defusedxml import ElementTree as ET
 
-from site_copy import copy_site, shared_poster_cache
+from site_copy import site_with_reviews
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "content" / "reviews"
@@ -291,16 +291,6 @@ Poster: images/posters/alien-1979.jpg
 
 Nothing to see.
 """
-
-
-def site_with_reviews(tmp_path_factory, name, reviews):
-    """A private copy of the site whose only reviews are `reviews` (file name: text)."""
-    root = copy_site(tmp_path_factory.mktemp(name), shared_poster_cache(tmp_path_factory))
-    for review in (root / "content" / "reviews").glob("*.md"):
-        review.unlink()
-    for file_name, text in reviews.items():
-        (root / "content" / "reviews" / file_name).write_text(text, encoding="utf-8")
-    return root
 
 
 @pytest.fixture(scope="module")
