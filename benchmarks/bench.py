@@ -40,61 +40,23 @@ from benchmarks.run_build import RESULT_PREFIX
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTER_SAMPLE = 100
 
-# Stock Pelican: what `pelican-quickstart` plus the sitemap plugin gives, with
-# our URL, feed and Markdown choices so both sites write comparable pages.
+# Stock Pelican: our own settings (same URLs, feeds, Markdown and typogrify,
+# so both sites write comparable pages) with Pelican's default theme and no
+# plugin but the sitemap. Importing pelicanconf keeps the two from drifting.
 STOCK_SETTINGS = '''\
 """Stock Pelican settings for the benchmark (written by benchmarks/bench.py)."""
-AUTHOR = "Marta Kowalczyk"
+import sys
+
+sys.path.insert(0, {root!r})
+from pelicanconf import *  # noqa: F403
+from pelican.settings import DEFAULT_CONFIG
+
 SITENAME = "Reel Notes (stock)"
-SITEURL = ""
-RELATIVE_URLS = True
-TIMEZONE = "Europe/Warsaw"
-DEFAULT_LANG = "en"
 PATH = {path!r}
-ARTICLE_PATHS = ["reviews"]
-PAGE_PATHS = ["pages"]
-STATIC_PATHS = ["images"]
-TEMPLATE_PAGES = {{"extra/robots.txt": "robots.txt"}}
 CACHE_PATH = {cache!r}
-DEFAULT_CATEGORY = "Reviews"
-DEFAULT_METADATA = {{"category": "Reviews"}}
-CATEGORY_SAVE_AS = ""
-CATEGORIES_SAVE_AS = ""
+THEME = DEFAULT_CONFIG["THEME"]
 DIRECT_TEMPLATES = ["index", "archives", "tags", "authors"]
-ARTICLE_URL = "reviews/{{slug}}/"
-ARTICLE_SAVE_AS = "reviews/{{slug}}/index.html"
-PAGE_URL = "{{slug}}/"
-PAGE_SAVE_AS = "{{slug}}/index.html"
-TAG_URL = "tags/{{slug}}/"
-TAG_SAVE_AS = "tags/{{slug}}/index.html"
-TAGS_SAVE_AS = "tags/index.html"
-AUTHOR_URL = "authors/{{slug}}/"
-AUTHOR_SAVE_AS = "authors/{{slug}}/index.html"
-AUTHORS_SAVE_AS = "authors/index.html"
-ARCHIVES_SAVE_AS = "archives/index.html"
-DEFAULT_PAGINATION = 12
-PAGINATION_PATTERNS = (
-    (1, "{{url}}", "{{save_as}}"),
-    (2, "{{base_name}}/page/{{number}}/", "{{base_name}}/page/{{number}}/index.html"),
-)
-FEED_DOMAIN = "http://localhost:8000"
-FEED_ALL_ATOM = "feeds/all.atom.xml"
-FEED_ALL_RSS = "feeds/all.rss.xml"
-FEED_ATOM = None
-FEED_RSS = None
-CATEGORY_FEED_ATOM = None
-AUTHOR_FEED_ATOM = None
-AUTHOR_FEED_RSS = None
-TRANSLATION_FEED_ATOM = None
-FEED_MAX_ITEMS = 50
-TYPOGRIFY = True
-MARKDOWN = {{
-    "extension_configs": {{
-        "markdown.extensions.extra": {{}},
-        "markdown.extensions.meta": {{}},
-    }},
-    "output_format": "html5",
-}}
+PLUGIN_PATHS = []
 PLUGINS = ["sitemap"]
 SITEMAP = {{"format": "xml"}}
 '''
@@ -176,7 +138,7 @@ def run_builds(content: Path, workdir: Path) -> list[Build]:
     poster_cache = workdir / "poster-cache"
     ours_cache, stock_cache = workdir / "pelican-cache-ours", workdir / "pelican-cache-stock"
     stock_settings = workdir / "stockconf.py"
-    stock_settings.write_text(STOCK_SETTINGS.format(path=str(content), cache=str(stock_cache)),
+    stock_settings.write_text(STOCK_SETTINGS.format(root=str(ROOT), path=str(content), cache=str(stock_cache)),
                               encoding="utf-8")
     ours_settings = ROOT / "pelicanconf.py"
     ours_overrides = {
