@@ -28,3 +28,49 @@ def production_build(tmp_path_factory):
     result = build_site(ROOT / "publishconf.py", tmp_path_factory.mktemp("production") / "output")
     assert result.error is None, result.error
     return result
+
+
+REFUSED_POSTER_REVIEW = """\
+Title: Refused poster
+Date: 2024-01-12 20:00
+Slug: refused-poster
+Movie: Alien
+Year: 1979
+Director: Ridley Scott
+Genre: Horror
+Rating: 4
+Poster: images/posters/not-a-picture.jpg
+Summary: The poster file is text with a .jpg name.
+
+The build cannot decode this review's poster.
+"""
+GOOD_POSTER_REVIEW = """\
+Title: Good poster
+Date: 2024-01-13 20:00
+Slug: good-poster
+Movie: Alien
+Year: 1979
+Director: Ridley Scott
+Genre: Horror
+Rating: 4
+Poster: images/posters/alien-1979.jpg
+Summary: A review whose poster is fine.
+
+The poster file is a real JPEG.
+"""
+
+
+@pytest.fixture(scope="session")
+def refused_poster_build(tmp_path_factory):
+    """Two reviews in the production configuration; one poster is a text file named .jpg."""
+    from blogtools.build import build_site
+    from site_copy import site_with_reviews
+
+    root = site_with_reviews(tmp_path_factory, "refused-poster-site",
+                             {"refused.md": REFUSED_POSTER_REVIEW, "good.md": GOOD_POSTER_REVIEW})
+    (root / "content" / "images" / "posters" / "not-a-picture.jpg").write_text(
+        "This is a text file, not a JPEG.\n", encoding="utf-8")
+    result = build_site(root / "publishconf.py", root / "output", root=root)
+    assert result.error is None, result.error
+    assert any("not-a-picture.jpg" in problem for problem in result.problems), result.problems
+    return result

@@ -328,49 +328,6 @@ def test_relative_links_in_a_review_become_absolute_in_feeds(linking_build, name
 
 # --- A poster the build refused ---------------------------------------------------------------------
 
-REFUSED_POSTER_REVIEW = """\
-Title: Refused poster
-Date: 2024-01-12 20:00
-Slug: refused-poster
-Movie: Alien
-Year: 1979
-Director: Ridley Scott
-Genre: Horror
-Rating: 4
-Poster: images/posters/not-a-picture.jpg
-
-The poster file is text with a .jpg name.
-"""
-
-GOOD_POSTER_REVIEW = """\
-Title: Good poster
-Date: 2024-01-13 20:00
-Slug: good-poster
-Movie: Alien
-Year: 1979
-Director: Ridley Scott
-Genre: Horror
-Rating: 4
-Poster: images/posters/alien-1979.jpg
-
-The poster file is a real JPEG.
-"""
-
-
-@pytest.fixture(scope="module")
-def refused_poster_build(tmp_path_factory):
-    """Two reviews in the production configuration; one poster is a text file named .jpg."""
-    from blogtools.build import build_site
-
-    root = site_with_reviews(tmp_path_factory, "refused-poster-site",
-                             {"refused.md": REFUSED_POSTER_REVIEW, "good.md": GOOD_POSTER_REVIEW})
-    (root / "content" / "images" / "posters" / "not-a-picture.jpg").write_text(
-        "This is a text file, not a JPEG.\n", encoding="utf-8")
-    result = build_site(root / "publishconf.py", root / "output", root=root)
-    assert result.error is None, result.error
-    assert any("not-a-picture.jpg" in problem for problem in result.problems), result.problems
-    return result
-
 
 @pytest.mark.parametrize("name", ["all.atom.xml", "all.rss.xml", "genres/horror.atom.xml",
                                   "genres/horror.rss.xml"])

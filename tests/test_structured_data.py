@@ -265,48 +265,6 @@ def test_raw_html_title_reaches_json_ld_as_its_plain_text(hostile_build):
 
 # --- A poster the build refused --------------------------------------------------------------
 
-REFUSED_POSTER_REVIEW = """\
-Title: Alien, with a poster that is not a picture
-Date: 2024-01-12 20:00
-Slug: refused-poster
-Movie: Alien
-Year: 1979
-Director: Ridley Scott
-Rating: 4
-Poster: images/posters/not-a-picture.jpg
-Summary: The poster file is text with a .jpg name.
-
-A review whose poster the build cannot decode.
-"""
-
-GOOD_POSTER_REVIEW = """\
-Title: Her, with its poster
-Date: 2024-01-13 20:00
-Slug: good-poster
-Movie: Her
-Year: 2013
-Director: Spike Jonze
-Rating: 4.5
-Poster: images/posters/her-2013.jpg
-Summary: A review whose poster is fine.
-
-A review whose poster the build can use.
-"""
-
-
-@pytest.fixture(scope="module")
-def refused_poster_build(tmp_path_factory):
-    from blogtools.build import build_site
-
-    root = site_with_reviews(tmp_path_factory, "refused-poster-site",
-                             {"refused.md": REFUSED_POSTER_REVIEW, "good.md": GOOD_POSTER_REVIEW})
-    (root / "content" / "images" / "posters" / "not-a-picture.jpg").write_text(
-        "This is a text file, not a JPEG.\n", encoding="utf-8")
-    result = build_site(root / "publishconf.py", root / "output", root=root)
-    assert result.error is None, result.error
-    assert any("not-a-picture.jpg" in problem for problem in result.problems), result.problems
-    return result
-
 
 def test_refused_poster_gives_a_review_no_social_or_json_ld_image(refused_poster_build):
     out = refused_poster_build.output_path
