@@ -14,11 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_linkbacks_support import (  # noqa: E402
-    guard_dns,
     ALIEN,
     HER,
     SITE,
-    PageServer,
     pingback,
     post_form,
     request,
@@ -28,18 +26,6 @@ from test_linkbacks_support import (  # noqa: E402
 
 from filmreviews.linkbacks import moderation  # noqa: E402
 from filmreviews.linkbacks.receiver import Config, LinkbackApp, RateLimit  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _no_dns(monkeypatch):
-    guard_dns(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def pages():
-    server = PageServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,22 +16,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import ConnectionLog, PageServer, guard_dns  # noqa: E402
+from test_linkbacks_support import ConnectionLog  # noqa: E402
 
 from filmreviews.linkbacks import fetch, verify  # noqa: E402
 from filmreviews.linkbacks.targets import comparison_key, is_http_url, same_page  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _no_dns(monkeypatch):
-    guard_dns(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def pages():
-    server = PageServer()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize(

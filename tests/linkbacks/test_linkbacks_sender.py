@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import ConnectionLog, PageServer, guard_dns, start_receiver  # noqa: E402
+from test_linkbacks_support import ConnectionLog, PageServer, start_receiver  # noqa: E402
 
 from filmreviews.linkbacks import cli, fetch, sender  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _no_dns(monkeypatch):
-    guard_dns(monkeypatch)
 
 
 def test_parse_link_header():

@@ -15,14 +15,9 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import HER, SITE, guard_dns, request, write_reviews_json  # noqa: E402
+from test_linkbacks_support import HER, SITE, request, write_reviews_json  # noqa: E402
 
 MODULE = "filmreviews.linkbacks.wsgi"
-
-
-@pytest.fixture(autouse=True)
-def _no_dns(monkeypatch):
-    guard_dns(monkeypatch)
 
 
 def import_wsgi(monkeypatch, **variables):
