@@ -21,6 +21,13 @@ def preview_build(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def output(preview_build):
+    """The preview build's output folder, for tests that need it to be problem-free."""
+    assert preview_build.ok, preview_build.problems
+    return preview_build.output_path
+
+
+@pytest.fixture(scope="session")
 def production_build(tmp_path_factory):
     """The sample site built with publishconf.py (absolute URLs), once per session."""
     from blogtools.build import build_site

@@ -127,12 +127,6 @@ def exists(output: Path, url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def output(preview_build):
-    assert preview_build.ok, preview_build.problems
-    return preview_build.output_path
-
-
-@pytest.fixture(scope="module")
 def paged_output(tmp_path_factory):
     """The sample site with two reviews per list page, so browse pages paginate."""
     result = build_site(ROOT / "pelicanconf.py", tmp_path_factory.mktemp("paged") / "output",

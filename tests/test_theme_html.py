@@ -38,12 +38,6 @@ PLAIN_TEXT_LEAKS = ('class="caps"', "<span", "&nbsp;", "&#160;", "\xa0")
 
 
 @pytest.fixture(scope="module")
-def output(preview_build):
-    assert preview_build.ok, preview_build.problems
-    return preview_build.output_path
-
-
-@pytest.fixture(scope="module")
 def pages(output):
     found = html_pages(output)
     assert len(found) > 30, "the sample site should produce dozens of pages"
