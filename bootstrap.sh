@@ -45,12 +45,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-requirements=requirements.txt
-[ "$mode" = test ] && requirements=requirements-dev.txt
-.venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
+# The project itself, editable, with its pinned dependencies (pyproject.toml);
+# the test run adds the dev extras.
+target=.
+[ "$mode" = test ] && target=".[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
 
 if [ "$mode" = serve ]; then
   exec .venv/bin/invoke reserve
 else
+  .venv/bin/ruff check .
   exec .venv/bin/python -m pytest "${@:2}"
 fi

@@ -1,10 +1,14 @@
 """Production settings: everything in pelicanconf.py, plus what differs online."""
 
 import os
-import sys
+from pathlib import Path
 
-sys.path.append(os.curdir)
-from pelicanconf import *  # noqa: E402,F403
+from pelican.settings import load_source
+
+# Pelican reads settings files by path; the preview settings are read the same
+# way, so this works from any working directory without touching sys.path.
+_preview = load_source("pelicanconf", str(Path(__file__).with_name("pelicanconf.py")))
+globals().update({name: value for name, value in vars(_preview).items() if name.isupper()})
 
 SITEURL = os.environ.get("SITEURL", "https://reelnotes.example.org")
 RELATIVE_URLS = False

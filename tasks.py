@@ -15,9 +15,6 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 ROOT = Path(__file__).resolve().parent
-for _path in (ROOT, ROOT / "plugins"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 SETTINGS_BASE = "pelicanconf.py"
 SETTINGS_PUBLISH = "publishconf.py"

@@ -45,11 +45,10 @@ DEFAULT_POSTER_SAMPLE = 100
 # plugin but the sitemap. Importing pelicanconf keeps the two from drifting.
 STOCK_SETTINGS = '''\
 """Stock Pelican settings for the benchmark (written by benchmarks/bench.py)."""
-import sys
+from pelican.settings import DEFAULT_CONFIG, load_source
 
-sys.path.insert(0, {root!r})
-from pelicanconf import *  # noqa: F403
-from pelican.settings import DEFAULT_CONFIG
+globals().update({{name: value for name, value in vars(load_source("pelicanconf", {pelicanconf!r})).items()
+                  if name.isupper()}})
 
 SITENAME = "Reel Notes (stock)"
 PATH = {path!r}
@@ -138,7 +137,7 @@ def run_builds(content: Path, workdir: Path) -> list[Build]:
     poster_cache = workdir / "poster-cache"
     ours_cache, stock_cache = workdir / "pelican-cache-ours", workdir / "pelican-cache-stock"
     stock_settings = workdir / "stockconf.py"
-    stock_settings.write_text(STOCK_SETTINGS.format(root=str(ROOT), path=str(content), cache=str(stock_cache)),
+    stock_settings.write_text(STOCK_SETTINGS.format(pelicanconf=str(ROOT / "pelicanconf.py"), path=str(content), cache=str(stock_cache)),
                               encoding="utf-8")
     ours_settings = ROOT / "pelicanconf.py"
     ours_overrides = {

@@ -21,12 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for folder in (ROOT, ROOT / "plugins"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from filmreviews.posters import DEFAULT_WIDTHS, cache_posters  # noqa: E402
-from filmreviews.social_card import CardText  # noqa: E402
+from filmreviews.posters import DEFAULT_WIDTHS, cache_posters
+from filmreviews.social_card import CardText
 
 SOURCE_SIZE = (800, 1200)  # the sample posters' size
 

@@ -54,7 +54,7 @@ def index_site(pelican) -> None:
     output = Path(pelican.output_path)
     if importlib.util.find_spec("pagefind") is None:
         logger.warning("%s: the pagefind package is not installed: expected it in this Python "
-                       "environment (requirements.txt: pagefind[bin]), or FILMREVIEWS_SEARCH = False "
+                       "environment (pyproject.toml: pagefind[bin]), or FILMREVIEWS_SEARCH = False "
                        "to build without search", PROBLEM_PREFIX)
         return
     bundle = output / BUNDLE_DIR

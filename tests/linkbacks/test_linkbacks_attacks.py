@@ -13,8 +13,7 @@ import jinja2
 import pytest
 from bs4 import BeautifulSoup, Comment
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import (  # noqa: E402
+from tests.linkbacks.support import (
     HER,
     ConnectionLog,
     pingback,
@@ -24,9 +23,9 @@ from test_linkbacks_support import (  # noqa: E402
     xmlrpc_result,
 )
 
-from filmreviews.linkbacks import fetch, moderation, records  # noqa: E402
-from filmreviews.linkbacks.receiver import RateLimit  # noqa: E402
-from filmreviews.linkbacks.records import Linkback, load_linkbacks, trackback_rdf  # noqa: E402
+from filmreviews.linkbacks import fetch, moderation, records
+from filmreviews.linkbacks.receiver import RateLimit
+from filmreviews.linkbacks.records import Linkback, load_linkbacks, trackback_rdf
 
 
 ROOT = Path(__file__).resolve().parents[2]
