@@ -264,5 +264,5 @@ def test_a_search_index_that_cannot_be_written_is_a_build_problem(tmp_path):
     })
     problems = [p for p in result.problems if p.startswith("Search problem")]
     assert len(problems) == 1, result.warnings
-    assert "pagefind is a file" in problems[0] and "search bundle" in problems[0]
+    assert "/pagefind: search index: 'a file': expected" in problems[0] and "search bundle" in problems[0]
     assert not result.ok

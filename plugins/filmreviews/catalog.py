@@ -16,11 +16,11 @@ from pathlib import Path
 
 from pelican.contents import Article, Page
 
+from .problems import Problem, report
 from .review import parse_review, plain_text
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_PREFIX = "Review problem"
 
 
 def display_path(content, settings) -> str:
@@ -48,7 +48,7 @@ def attach_review(content) -> None:
     # is checked now: it goes live on some later build, with no one looking.
     if content.status != "draft":
         for problem in content.review.problems:
-            logger.warning("%s: %s", PROBLEM_PREFIX, problem)
+            report(problem)
 
 
 def link_rewatches(generator) -> None:
@@ -92,6 +92,10 @@ def write_reviews_index(generator, writer) -> None:
 class FrontMatterError(ValueError):
     """A front-matter value Pelican itself could not read (e.g. a bad Date)."""
 
+    def __init__(self, field: str, value: str, expected: str):
+        self.parts = (field, value, expected)
+        super().__init__(f"{field}: {value!r}: expected {expected}")
+
 
 def guard_metadata(readers) -> None:
     """readers_init: turn Pelican's bare parse errors into file/field/value messages.
@@ -116,7 +120,7 @@ def _guarded_reader(reader_class):
             except (ValueError, TypeError) as exc:
                 expected = ("a date like 2024-03-02 or 2024-03-02 20:15"
                             if name in ("date", "modified") else f"a readable value ({exc})")
-                raise FrontMatterError(f"{name.capitalize()}: {str(value)!r}: expected {expected}") from None
+                raise FrontMatterError(name.capitalize(), str(value), expected) from None
 
         def read(self, source_path):
             try:
@@ -125,7 +129,7 @@ def _guarded_reader(reader_class):
                 root = Path(self.settings["PATH"])
                 shown = Path(root.name) / Path(source_path).resolve().relative_to(root.resolve())
                 # Pelican then logs only "Could not process <file>"; say what is wrong first.
-                logger.warning("%s: %s: %s", PROBLEM_PREFIX, shown, exc)
+                report(Problem(str(shown), *exc.parts))
                 raise
 
     # Pelican derives the "reader" metadata from the class name.

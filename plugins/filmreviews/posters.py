@@ -35,17 +35,15 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .catalog import display_path
-from .review import Problem
+from reelnotes.settings import default, setting
+
+from .problems import Problem, report, report_settings
 from .social_card import CARD_DESIGN_VERSION, CARD_SIZE, CardText, draw_card
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_PREFIX = "Poster problem"
-
-DEFAULT_WIDTHS = (185, 342, 500, 780)
-DEFAULT_CACHE = "cache/posters"
-DEFAULT_OUTPUT = "images/posters/derived"
-DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_WIDTHS = default("FILMREVIEWS_POSTER_WIDTHS")
+DEFAULT_MAX_PIXELS = default("FILMREVIEWS_POSTER_MAX_PIXELS")
 
 # Formats a poster may arrive in. Limiting Pillow to these keeps exotic
 # decoders (and their bugs) away from files that merely end in .jpg.
@@ -362,25 +360,17 @@ class _Source:
 
 
 def _settings(settings) -> tuple[tuple[int, ...], Path, str, int]:
-    widths = settings.get("FILMREVIEWS_POSTER_WIDTHS", DEFAULT_WIDTHS)
-    if not isinstance(widths, (list, tuple)) or not widths or \
-            not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
-        logger.warning("%s: FILMREVIEWS_POSTER_WIDTHS: %r: expected a list of positive whole "
-                       "pixel widths, e.g. [185, 342, 500, 780]; using the default",
-                       PROBLEM_PREFIX, widths)
-        widths = DEFAULT_WIDTHS
+    problems = []
+    widths = setting(settings, "FILMREVIEWS_POSTER_WIDTHS", problems)
     # Relative to the project root, which is the working directory during builds.
-    cache = Path(settings.get("FILMREVIEWS_POSTER_CACHE", DEFAULT_CACHE)).resolve()
-    max_pixels = settings.get("FILMREVIEWS_POSTER_MAX_PIXELS", DEFAULT_MAX_PIXELS)
-    if not isinstance(max_pixels, int) or isinstance(max_pixels, bool) or max_pixels < 1:
-        logger.warning("%s: FILMREVIEWS_POSTER_MAX_PIXELS: %r: expected a whole number of pixels, "
-                       "e.g. 40000000; using the default", PROBLEM_PREFIX, max_pixels)
-        max_pixels = DEFAULT_MAX_PIXELS
+    cache = Path(setting(settings, "FILMREVIEWS_POSTER_CACHE", problems)).resolve()
+    max_pixels = setting(settings, "FILMREVIEWS_POSTER_MAX_PIXELS", problems)
+    report_settings(problems, "Poster")
     return tuple(sorted(set(widths))), cache, _output_dir(settings), max_pixels
 
 
 def _output_dir(settings) -> str:
-    return str(settings.get("FILMREVIEWS_POSTER_OUTPUT", DEFAULT_OUTPUT)).strip("/")
+    return str(setting(settings, "FILMREVIEWS_POSTER_OUTPUT")).strip("/")
 
 
 def _fingerprint(**parts) -> str:
@@ -428,8 +418,7 @@ def _written(generator) -> list:
 
 
 def _problem(article, value: str, expected: str) -> None:
-    problem = Problem(display_path(article, article.settings), "Poster", value, expected)
-    logger.warning("%s: %s", PROBLEM_PREFIX, problem)
+    report(Problem(display_path(article, article.settings), "Poster", value, expected, kind="Poster"))
 
 
 def _run_jobs(jobs: list[EncodeJob], stats: EncodeStats) -> list[EncodeResult]:
@@ -607,9 +596,9 @@ def attach_posters(generator) -> None:
     try:
         results, stats = cache_posters(requests, cache, widths, max_pixels, relative_to=content_root)
     except OSError as exc:  # the cache folder itself cannot be made or read
-        logger.warning("%s: FILMREVIEWS_POSTER_CACHE: %r: expected a folder the build can write "
-                       "(%s); every review shows a placeholder instead of its poster",
-                       PROBLEM_PREFIX, str(cache), exc.strerror or exc)
+        report(Problem("", "FILMREVIEWS_POSTER_CACHE", str(cache),
+                       f"a folder the build can write ({exc.strerror or exc}); every review "
+                       "shows a placeholder instead of its poster", kind="Poster"))
         ENCODE_STATS = EncodeStats(problems=len(articles))
         return
     for article, cached in zip(articles, results):
