@@ -141,3 +141,8 @@ def test_a_hostile_response_shows_as_text(review):
     assert item.select_one(".linkback-title")["href"] == "https://example.org/reply?a=1&b=2"
     assert item.select_one(".linkback-author").get_text() == f"by {HANDLER}"
     assert item.select_one(".linkback-excerpt").get_text() == f"{QUOTES} {HANDLER}"
+
+
+def test_the_feed_title_is_the_film_as_plain_text(site):
+    entry = feedparser.parse((site / "feeds" / "all.atom.xml").read_bytes()).entries[0]
+    assert entry.title == f"{plain_text(MOVIE)} (1979) ★★★★"
