@@ -38,8 +38,11 @@ apt_install() {
 
 if [ "$mode" = test ]; then
   # rsync + sshd for the publishing tests, git for gh-pages, Chromium for the
-  # browser tests, a Java runtime for the Nu HTML Checker.
+  # browser tests, a Java runtime and npm for the Nu HTML Checker.
   apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core
+  # Debian's npm only when there is none: a Node.js installed another way
+  # (nvm, NodeSource) would conflict with it.
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -54,6 +57,8 @@ target=.
 if [ "$mode" = serve ]; then
   exec .venv/bin/invoke reserve
 else
+  # The Nu HTML Checker (vnu.jar), at the version tests/package-lock.json pins.
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
   .venv/bin/ruff check .
   exec .venv/bin/python -m pytest "${@:2}"
 fi

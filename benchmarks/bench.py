@@ -54,6 +54,7 @@ SITENAME = "Reel Notes (stock)"
 PATH = {path!r}
 CACHE_PATH = {cache!r}
 THEME = DEFAULT_CONFIG["THEME"]
+JINJA_ENVIRONMENT = DEFAULT_CONFIG["JINJA_ENVIRONMENT"]  # Pelican's theme expects autoescape off
 DIRECT_TEMPLATES = ["index", "archives", "tags", "authors"]
 PLUGIN_PATHS = []
 PLUGINS = ["sitemap"]

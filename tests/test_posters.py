@@ -18,12 +18,12 @@ from urllib.parse import urljoin
 
 import pytest
 from bs4 import BeautifulSoup
-from jinja2 import Environment, FileSystemLoader
 from PIL import Image, ImageDraw
 
 from blogtools.build import build_site
 from filmreviews import posters
 from filmreviews.posters import Poster, PosterImage, PosterSource
+from tests.site_fixture import theme_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVED = "images/posters/derived"
@@ -340,8 +340,7 @@ def sample_poster(alt: str = "Poster for Her (2013)") -> Poster:
 
 
 def render(poster, **arguments) -> BeautifulSoup:
-    env = Environment(loader=FileSystemLoader(ROOT / "theme" / "templates"))
-    template = env.from_string(
+    template = theme_environment().from_string(
         '{% from "partials/poster_picture.html" import poster_picture with context %}'
         "{{ poster_picture(poster, **arguments) }}")
     return BeautifulSoup(template.render(poster=poster, arguments=arguments, SITEURL="../.."),

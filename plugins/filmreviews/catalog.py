@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from pelican.contents import Article, Page
+from pelican.readers import MarkdownReader
 
 from .problems import Problem, report
 from .review import parse_review, plain_text
@@ -135,3 +136,36 @@ def _guarded_reader(reader_class):
     # Pelican derives the "reader" metadata from the class name.
     GuardedReader.__name__ = GuardedReader.__qualname__ = reader_class.__name__
     return GuardedReader
+
+
+def summaries_as_text(readers) -> None:
+    """readers_init: a tag written in a Summary shows as text, never as HTML.
+
+    Pelican renders the Summary with Markdown, which passes raw HTML through,
+    and the theme prints that rendering as HTML (the review's lede). A Summary
+    is one plain sentence: its Markdown may still emphasise or link.
+    """
+    for fmt, reader_class in list(readers.reader_classes.items()):
+        if (reader_class and issubclass(reader_class, MarkdownReader)
+                and not getattr(reader_class, "summary_as_text", False)):
+            readers.reader_classes[fmt] = _text_summary_reader(reader_class)
+
+
+@functools.cache
+def _text_summary_reader(reader_class):
+    class TextSummaryReader(reader_class):
+        summary_as_text = True
+
+        def _parse_metadata(self, meta):
+            # The body is converted by now, so from here on this Markdown
+            # instance renders only front matter (Pelican unregisters its
+            # "meta" preprocessor here the same way).
+            for registry, name in ((self._md.preprocessors, "html_block"),
+                                   (self._md.inlinePatterns, "html")):
+                if name in registry:
+                    registry.deregister(name)
+            return super()._parse_metadata(meta)
+
+    # Pelican derives the "reader" metadata from the class name.
+    TextSummaryReader.__name__ = TextSummaryReader.__qualname__ = reader_class.__name__
+    return TextSummaryReader
