@@ -33,6 +33,7 @@ import base64
 import csv
 import hashlib
 import html
+import json
 import mimetypes
 import os
 import re
@@ -325,14 +326,17 @@ class SiteObject:
         return self.body if self.body is not None else self.source.read_bytes()
 
     def kind(self) -> int:
-        if self.redirect:
-            return REDIRECT
-        name = self.path.lower()
-        if name.endswith(PAGE_ENDINGS):
-            return NEW_PAGE
-        if name.endswith(LISTING_ENDINGS):
-            return LISTING
-        return ASSET
+        return REDIRECT if self.redirect else kind_of(self.path)
+
+
+def kind_of(path: str) -> int:
+    """ASSET, NEW_PAGE (any page) or LISTING, by the file's name."""
+    name = path.lower()
+    if name.endswith(PAGE_ENDINGS):
+        return NEW_PAGE
+    if name.endswith(LISTING_ENDINGS):
+        return LISTING
+    return ASSET
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -391,37 +395,103 @@ class StoredObject:
                 and self.cache_control == wanted.cache_control and self.redirect == wanted.redirect)
 
 
-def _listing(client, bucket: Bucket) -> dict[str, int]:
-    sizes = {}
+class Memo:
+    """What this machine last saw under each key: the object's ETag and what it held.
+
+    Reading an object's stored hash costs a request per object (HEAD); the
+    listing gives every ETag a thousand at a time. While an object's ETag
+    is the one remembered, it has not been replaced since, so its hash and
+    headers are known without asking. An object replaced by anyone else gets
+    another ETag and is read again. The memo is only a cache in CACHE_PATH:
+    without it (another machine, a deleted cache/) every object is read.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else None
+        self.entries: dict[str, list] = {}
+        if self.path and self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if data.get("version") == self.VERSION:
+                    self.entries = dict(data["objects"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.entries = {}  # a damaged cache: read every object again
+
+    def known(self, path: str, etag: str) -> StoredObject | None:
+        entry = self.entries.get(path)
+        if isinstance(entry, list) and len(entry) == 6 and entry[0] == etag:
+            return StoredObject(*entry[1:])
+        return None  # unknown, replaced since, or an entry this version cannot read
+
+    def remember(self, path: str, etag: str, stored: StoredObject) -> None:
+        if etag:
+            self.entries[path] = [etag, stored.size, stored.sha256, stored.content_type,
+                                  stored.cache_control, stored.redirect]
+
+    def forget(self, path: str) -> None:
+        self.entries.pop(path, None)
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text(json.dumps({"version": self.VERSION, "objects": self.entries},
+                                        sort_keys=True), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
+def memo_path(cache: Path, bucket: Bucket) -> Path:
+    """One memo per store, bucket and prefix."""
+    where = f"{bucket.endpoint_url}|{bucket.name}|{bucket.prefix}"
+    return Path(cache) / "publish-s3" / f"{hashlib.sha256(where.encode()).hexdigest()[:16]}.json"
+
+
+def _listing(client, bucket: Bucket) -> dict[str, tuple[int, str]]:
+    found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name, Prefix=bucket.prefix):
         for item in page.get("Contents", ()):
-            sizes[item["Key"]] = item["Size"]
-    return sizes
+            found[item["Key"]] = (item["Size"], item.get("ETag", ""))
+    return found
 
 
-def _stored(client, bucket: Bucket, key: str, size: int) -> StoredObject:
+def _stored(client, bucket: Bucket, key: str, size: int) -> tuple[StoredObject, str]:
     head = client.head_object(Bucket=bucket.name, Key=key)
-    return StoredObject(size, head.get("Metadata", {}).get(HASH_METADATA, ""), head.get("ContentType", ""),
-                        head.get("CacheControl", ""), head.get("WebsiteRedirectLocation", "") or "")
+    stored = StoredObject(size, head.get("Metadata", {}).get(HASH_METADATA, ""), head.get("ContentType", ""),
+                          head.get("CacheControl", ""), head.get("WebsiteRedirectLocation", "") or "")
+    return stored, head.get("ETag", "")
 
 
-def stored_objects(client, bucket: Bucket, wanted: dict[str, SiteObject]) -> dict[str, StoredObject]:
+def stored_objects(client, bucket: Bucket, wanted: dict[str, SiteObject],
+                   memo: Memo | None = None) -> dict[str, StoredObject]:
     """The objects under the bucket's prefix, by site path.
 
     Only objects the site still has and whose size is unchanged are read
-    (HEAD) for their stored hash and headers: a different size is a change
+    (HEAD) for their stored hash and headers, and of those only the ones the
+    memo does not know under their current ETag: a different size is a change
     already, and an object the site no longer has is deleted whatever it holds.
     """
+    memo = memo or Memo()
     stored, to_read = {}, []
-    for key, size in _listing(client, bucket).items():
+    listed = _listing(client, bucket)
+    for path in [path for path in memo.entries if bucket.key(path) not in listed]:
+        memo.forget(path)
+    for key, (size, etag) in listed.items():
         path = key[len(bucket.prefix):]
         stored[path] = StoredObject(size)
         if path in wanted and wanted[path].size == size:
-            to_read.append((path, key, size))
+            known = memo.known(path, etag)
+            if known is not None:
+                stored[path] = known
+            else:
+                to_read.append((path, key, size))
     with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        for path, found in zip([path for path, _, _ in to_read],
-                               pool.map(lambda item: _stored(client, bucket, item[1], item[2]), to_read)):
+        answers = pool.map(lambda item: _stored(client, bucket, item[1], item[2]), to_read)
+        for (path, _, _), (found, etag) in zip(to_read, answers):
             stored[path] = found
+            memo.remember(path, etag, found)
     return stored
 
 
@@ -463,7 +533,7 @@ def plan_changes(wanted: dict[str, SiteObject], stored: dict[str, StoredObject],
     Assets go first, then pages nobody links to yet (new ones), then pages that
     exist (their new links now resolve), then feeds and listings, then
     redirects (to pages that now exist); deletions come last, when nothing
-    uploaded points at the deleted objects any more.
+    uploaded points at the deleted objects any more, the pages among them first.
     """
     plan = Plan()
     for path in sorted(wanted):
@@ -479,7 +549,10 @@ def plan_changes(wanted: dict[str, SiteObject], stored: dict[str, StoredObject],
     # Deeper pages first within a stage: the home page and the lists above a
     # review go up after the review itself.
     plan.uploads.sort(key=lambda upload: (upload.stage, -upload.object.path.count("/"), upload.object.path))
-    gone = sorted(path for path in stored if path not in wanted)
+    # Pages before the files they used: an old page is never online without its images.
+    deletion_order = {NEW_PAGE: 0, LISTING: 1, ASSET: 2}
+    gone = sorted((path for path in stored if path not in wanted),
+                  key=lambda path: (deletion_order[kind_of(path)], path))
     if keep_deleted:
         plan.kept = gone
     else:
@@ -514,33 +587,36 @@ def describe(plan: Plan) -> list[str]:
 
 # --- Applying it -------------------------------------------------------------------
 
-def _upload(client, bucket: Bucket, item: SiteObject) -> None:
+def _upload(client, bucket: Bucket, item: SiteObject, memo: Memo) -> None:
     body = item.read()
     extra = {"WebsiteRedirectLocation": item.redirect} if item.redirect else {}
-    client.put_object(
+    answer = client.put_object(
         Bucket=bucket.name, Key=bucket.key(item.path), Body=body,
         ContentType=item.content_type, CacheControl=item.cache_control,
         ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode("ascii"),
         Metadata={HASH_METADATA: _sha256(body)}, **extra,
     )
+    memo.remember(item.path, answer.get("ETag", ""), StoredObject(
+        len(body), _sha256(body), item.content_type, item.cache_control, item.redirect))
 
 
 class StoppedHalfway(PublishError):
     """The store stopped answering during the changes; the site online still works."""
 
 
-def apply_plan(client, bucket: Bucket, plan: Plan) -> int:
+def apply_plan(client, bucket: Bucket, plan: Plan, memo: Memo | None = None) -> int:
     """Make the changes, stage by stage; return how many were made.
 
     A failure stops everything after the stage in progress (what is in flight
     may still land), so nothing of a later stage is ever online before all of
     an earlier one.
     """
+    memo = memo or Memo()
     done = 0
     try:
         with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
             for _, uploads in plan.stages():
-                futures = [pool.submit(_upload, client, bucket, upload.object) for upload in uploads]
+                futures = [pool.submit(_upload, client, bucket, upload.object, memo) for upload in uploads]
                 _, pending = wait(futures, return_when=FIRST_EXCEPTION)
                 for future in pending:
                     future.cancel()
@@ -556,6 +632,8 @@ def apply_plan(client, bucket: Bucket, plan: Plan) -> int:
                 "Objects": [{"Key": bucket.key(path)} for path in batch], "Quiet": True})
             errors = answer.get("Errors", [])
             done += len(batch) - len(errors)
+            for path in batch:
+                memo.forget(path)
             if errors:
                 first = errors[0]
                 raise PublishError(f"{first.get('Key')}: {first.get('Code')}: {first.get('Message')}")
@@ -584,7 +662,8 @@ def store_error(exc: Exception) -> str:
         hint = {
             "NoSuchBucket": "no such bucket: check PUBLISH_S3_BUCKET, PUBLISH_S3_REGION and "
                             "PUBLISH_S3_ENDPOINT_URL, or create the bucket",
-            "AccessDenied": "the store refused these credentials this request",
+            "AccessDenied": "these credentials may not do this: the key needs to list, read, "
+                            "write and delete objects under PUBLISH_S3_PREFIX",
             "InvalidAccessKeyId": "the store does not know this access key",
             "SignatureDoesNotMatch": "the secret key does not match the access key",
         }.get(code)
@@ -607,12 +686,18 @@ class S3Publish:
 
 def sync_build(build: Path, bucket: Bucket, *, client=None, site_url: str = "", redirects=(),
                hashed_folders: tuple[str, ...] = ("images/posters/derived/", SEARCH_FOLDER),
-               dry_run: bool = False, keep_deleted: bool = False, echo=print) -> S3Publish:
-    """Make the bucket's prefix hold exactly `build` (and the redirects); report each change."""
+               dry_run: bool = False, keep_deleted: bool = False, memo: Path | None = None,
+               echo=print) -> S3Publish:
+    """Make the bucket's prefix hold exactly `build` (and the redirects); report each change.
+
+    `memo` is the file where this machine remembers what it saw in the
+    bucket (see Memo); without one, every object is read.
+    """
     client = client or s3_client(bucket)
     wanted = site_objects(build, site_url=site_url, redirects=redirects, hashed_folders=hashed_folders)
+    remembered = Memo(memo)
     try:
-        stored = stored_objects(client, bucket, wanted)
+        stored = stored_objects(client, bucket, wanted, remembered)
     except Exception as exc:
         raise PublishError(f"Cannot read {bucket}: {store_error(exc)}; nothing was changed.") from None
     plan = plan_changes(wanted, stored, keep_deleted)
@@ -623,8 +708,12 @@ def sync_build(build: Path, bucket: Bucket, *, client=None, site_url: str = "", 
         echo(f"No changes ({plan.unchanged} objects up to date).")
     if dry_run:
         echo("Dry run: nothing was changed.")
+        remembered.save()
         return S3Publish(plan)
-    made = apply_plan(client, bucket, plan)
+    try:
+        made = apply_plan(client, bucket, plan, remembered)
+    finally:
+        remembered.save()  # what did land is known, even after a failure
     return S3Publish(plan, made)
 
 
@@ -655,7 +744,8 @@ def publish_s3(root: Path = ROOT, settings_file: str = "publishconf.py", *, dry_
         result = sync_build(check.build.output_path, bucket, client=client,
                             site_url=settings.get("SITEURL", ""), redirects=redirects,
                             hashed_folders=(posters, SEARCH_FOLDER), dry_run=dry_run,
-                            keep_deleted=keep_deleted, echo=echo)
+                            keep_deleted=keep_deleted, memo=memo_path(settings["CACHE_PATH"], bucket),
+                            echo=echo)
         result.check = check
         if not dry_run:
             echo(f"Published {check.reviews} reviews to {bucket}: {result.made} changes, "

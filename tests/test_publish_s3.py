@@ -221,6 +221,48 @@ def test_a_changed_review_uploads_exactly_the_files_that_changed(published, own_
     assert not {PREFIX + path for path in gone} & store.keys(name)
 
 
+def test_a_publish_remembers_what_it_uploaded_so_the_next_reads_no_object(published, store, tmp_path):
+    _, build, _ = published
+    name = store.new_bucket("memo")
+    memo = tmp_path / "memo.json"
+    sync_build(build, store.bucket(name), site_url=SITE_URL, memo=memo, echo=lambda line: None)
+    store.proxy.reset()
+
+    result = sync_build(build, store.bucket(name), site_url=SITE_URL, memo=memo, echo=lambda line: None)
+
+    assert result.plan.changes == 0
+    assert {request.method for request in store.proxy.requests} == {"GET"}  # the listing only
+
+
+def test_an_object_replaced_behind_the_publishers_back_is_read_and_uploaded_again(published, store, tmp_path):
+    _, build, _ = published
+    name = store.new_bucket("memo-replaced")
+    memo = tmp_path / "memo.json"
+    sync_build(build, store.bucket(name), site_url=SITE_URL, memo=memo, echo=lambda line: None)
+    page = (build / "about" / "index.html").read_bytes()
+    # Same size, other bytes: only the ETag tells the memo it is not what it uploaded.
+    store.put(name, PREFIX + "about/index.html", page.swapcase())
+    store.proxy.reset()
+
+    sync_build(build, store.bucket(name), site_url=SITE_URL, memo=memo, echo=lambda line: None)
+
+    assert [r.key for r in store.proxy.requests if r.method == "HEAD"] == [PREFIX + "about/index.html"]
+    assert store.proxy.puts(name) == [PREFIX + "about/index.html"]
+    assert store.body(name, PREFIX + "about/index.html") == page
+
+
+def test_a_damaged_memo_is_ignored(published, store, tmp_path):
+    _, build, _ = published
+    name = seeded_bucket(store, build, "memo-damaged")
+    memo = tmp_path / "memo.json"
+    memo.write_text("{not json", encoding="utf-8")
+
+    result = sync_build(build, store.bucket(name), site_url=SITE_URL, memo=memo, echo=lambda line: None)
+
+    assert result.plan.changes == 0
+    assert json.loads(memo.read_text(encoding="utf-8"))["version"] == 1
+
+
 def test_deletion_stays_under_the_prefix(published, store):
     _, build, _ = published
     name = seeded_bucket(store, build)
@@ -442,10 +484,11 @@ def test_references_finds_stylesheets_posters_and_links(published):
 
 @pytest.mark.parametrize("stop_at", [0.1, 0.5, 0.95])
 def test_a_network_failure_halfway_leaves_a_working_site_and_the_next_run_finishes(
-        published, next_build, store, stop_at):
+        published, next_build, store, stop_at, tmp_path):
     _, old_build, _ = published
     name = seeded_bucket(store, old_build)
     bucket = store.bucket(name)
+    memo = tmp_path / "memo.json"  # what landed before the failure is remembered
     planned = sync_build(next_build, bucket, site_url=SITE_URL, dry_run=True, echo=lambda line: None).plan
     reading = len(store.proxy.requests)  # the listing and the HEADs before any change
     assert planned.deletions and len(planned.stages()) >= 4
@@ -453,7 +496,7 @@ def test_a_network_failure_halfway_leaves_a_working_site_and_the_next_run_finish
     store.proxy.reset(fail_after=reading + int(len(planned.uploads) * stop_at))
 
     with pytest.raises(StoppedHalfway) as stopped:
-        sync_build(next_build, bucket, site_url=SITE_URL, echo=lambda line: None)
+        sync_build(next_build, bucket, site_url=SITE_URL, memo=memo, echo=lambda line: None)
 
     assert "run the same command again to finish" in str(stopped.value)
     assert store.proxy.dropped > 0
@@ -462,7 +505,7 @@ def test_a_network_failure_halfway_leaves_a_working_site_and_the_next_run_finish
     assert {PREFIX + path for path in tree(old_build)} <= store.keys(name)  # nothing deleted yet
 
     store.proxy.reset()
-    finished = sync_build(next_build, bucket, site_url=SITE_URL, echo=lambda line: None)
+    finished = sync_build(next_build, bucket, site_url=SITE_URL, memo=memo, echo=lambda line: None)
 
     assert finished.plan.changes > 0
     assert store.keys(name) == {PREFIX + path for path in tree(next_build)}
@@ -538,9 +581,10 @@ def _stored(item: SiteObject) -> StoredObject:
     return StoredObject(item.size, item.sha256, item.content_type, item.cache_control, item.redirect)
 
 
-def test_plan_puts_assets_then_new_pages_then_changed_pages_then_listings_then_redirects():
+def test_plan_puts_assets_then_new_pages_then_changed_pages_then_listings_then_redirects_then_deletes_pages_first():
     old = {path: _item(path) for path in ("index.html", "reviews/a/index.html", "feeds/all.atom.xml",
-                                          "theme/css/site.css", "images/a-0123456789.jpg", "reviews/gone/index.html")}
+                                          "theme/css/site.css", "images/a-0123456789.jpg", "reviews/gone/index.html",
+                                          "images/gone-0123456789.jpg", "feeds/gone.atom.xml")}
     wanted = {
         "index.html": _item("index.html", b"v2"),
         "reviews/a/index.html": _item("reviews/a/index.html", b"v2"),
@@ -558,7 +602,7 @@ def test_plan_puts_assets_then_new_pages_then_changed_pages_then_listings_then_r
         "images/b-9876543210.jpg", "reviews/b/index.html", "reviews/a/index.html", "index.html",
         "feeds/all.atom.xml", "old/index.html"]
     assert [upload.new for upload in plan.uploads] == [True, True, False, False, False, True]
-    assert plan.deletions == ["reviews/gone/index.html"]
+    assert plan.deletions == ["reviews/gone/index.html", "feeds/gone.atom.xml", "images/gone-0123456789.jpg"]
     assert plan.unchanged == 2
     assert len(plan.stages()) == 5
 
