@@ -22,8 +22,8 @@ from blogtools.publish import PublishError
 from blogtools.publish_s3 import (IMMUTABLE, MEDIUM, SHORT, Bucket, Redirect, SiteObject, StoppedHalfway,
                                   StoredObject, bucket_from, cache_control, content_type, plan_changes,
                                   publish_s3, read_redirects, site_objects, sync_build)
-from s3_server import TEST_AWS_ENVIRON, StoreProxy, running_moto
-from site_copy import copy_site, run_invoke, set_field, shared_poster_cache, tree
+from tests.s3_server import TEST_AWS_ENVIRON, StoreProxy, running_moto
+from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache, tree
 
 SITE_URL = "https://reelnotes.example.org"
 PREFIX = "site/"
