@@ -36,6 +36,10 @@ apt_install() {
 "$python" -m venv --help >/dev/null 2>&1 && "$python" -c 'import ensurepip' 2>/dev/null \
   || apt_install python3-venv
 
+# Every build draws social cards: Noto Sans and Noto Sans CJK give them (and the
+# sample posters) accented, Cyrillic, Greek, Chinese, Japanese and Korean letters.
+apt_install fonts-noto-core fonts-noto-cjk
+
 if [ "$mode" = test ]; then
   # rsync + sshd for the publishing tests, git for gh-pages, Chromium for the
   # browser tests, a Java runtime and npm for the Nu HTML Checker.

@@ -95,7 +95,9 @@ def _run_build(site: str, kind: str, settings: Path, output: Path, overrides: di
 def _fingerprint(reviews: int, seed: str) -> str:
     """Identifies a corpus: its size, seed and the code that draws it."""
     digest = hashlib.sha256(f"{reviews}|{seed}".encode())
-    for module in (ROOT / "benchmarks" / "corpus.py", ROOT / "blogtools" / "sample_posters.py"):
+    for module in (ROOT / "benchmarks" / "corpus.py", ROOT / "blogtools" / "sample_posters.py",
+                   ROOT / "plugins" / "filmreviews" / "typesetting.py",
+                   ROOT / "content" / "extra" / "robots.txt"):
         if module.is_file():
             digest.update(module.read_bytes())
     return digest.hexdigest()

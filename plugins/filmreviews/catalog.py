@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import logging
 from collections import defaultdict
 from pathlib import Path
 
 from pelican.contents import Article, Page
 from pelican.readers import MarkdownReader
+
+from reelnotes.files import atomic_write
 
 from .problems import Problem, report
 from .review import parse_review, plain_text
@@ -83,11 +84,9 @@ def write_reviews_index(generator, writer) -> None:
             for a in generator.articles
         ],
     }
-    path = Path(generator.output_path) / "reviews.json"
-    # Written aside and renamed: a running receiver never reads half a file.
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    # Replaced in one step: a running receiver never reads half a file.
+    atomic_write(Path(generator.output_path) / "reviews.json",
+                 json.dumps(index, ensure_ascii=False, indent=1) + "\n")
 
 
 class FrontMatterError(ValueError):
