@@ -8,13 +8,13 @@ review URLs other tools (the linkbacks receiver) accept as targets.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import logging
 from collections import defaultdict
 from pathlib import Path
 
 from pelican.contents import Article, Page
+
+from reelnotes import contract
 
 from .review import parse_review, plain_text
 
@@ -75,18 +75,9 @@ def drop_unpublished_posters(generator) -> None:
 def write_reviews_index(generator, writer) -> None:
     """article_writer_finalized: write reviews.json listing every published review."""
     siteurl = generator.settings.get("SITEURL", "")
-    index = {
-        "site_url": siteurl,
-        "reviews": [
-            {"slug": a.slug, "url": f"{siteurl}/{a.url}", "title": a.plain_title}
-            for a in generator.articles
-        ],
-    }
-    path = Path(generator.output_path) / "reviews.json"
-    # Written aside and renamed: a running receiver never reads half a file.
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    contract.write_reviews_index(Path(generator.output_path) / contract.REVIEWS_INDEX, siteurl, [
+        contract.ReviewEntry(a.slug, f"{siteurl}/{a.url}", a.plain_title) for a in generator.articles
+    ])
 
 
 class FrontMatterError(ValueError):
