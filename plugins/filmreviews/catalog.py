@@ -16,7 +16,7 @@ from pelican.contents import Article, Page
 
 from reelnotes import contract
 
-from .review import parse_review, plain_text
+from .review import parse_review, text_of_html
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ def attach_review(content) -> None:
     if not isinstance(content, (Article, Page)):
         return  # static files (posters) are content objects too
     # Every page needs plain text for <title>, meta tags and feeds.
-    content.plain_title = plain_text(getattr(content, "title", ""))
-    content.plain_summary = plain_text(getattr(content, "summary", ""))
+    content.plain_title = text_of_html(getattr(content, "title", ""))
+    content.plain_summary = text_of_html(getattr(content, "summary", ""))
     if not isinstance(content, Article):
         return
     settings = content.settings
