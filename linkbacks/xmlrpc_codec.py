@@ -14,7 +14,7 @@ import xmlrpc.client
 import defusedxml
 import defusedxml.ElementTree as DET
 
-BAD_REQUEST = "400 Bad Request"
+from .web import BAD_REQUEST
 
 
 class Fault(Exception):
