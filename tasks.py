@@ -244,11 +244,11 @@ def _linkbacks():
         from linkbacks import cli
     except ImportError as exc:
         raise Exit(f"The linkbacks tools cannot be loaded ({exc}); "
-                   "run the bootstrap to install the requirements.", code=1)
+                   "run the bootstrap to install the requirements.", code=1) from None
     try:
         return cli, cli.site_files(_settings(SETTINGS_PUBLISH), ROOT, SETTINGS_PUBLISH)
     except cli.LinkbacksError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 def _linkbacks_call(cli, name, *args, **kwargs):
@@ -256,7 +256,7 @@ def _linkbacks_call(cli, name, *args, **kwargs):
     try:
         return getattr(cli, name)(*args, **kwargs)
     except cli.LinkbacksError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(name="serve", help={
