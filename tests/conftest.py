@@ -6,6 +6,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A copy of the sample site; tests that change content make their own copy of it."""
+    from tests.site_copy import copy_site, shared_poster_cache
+
+    return copy_site(tmp_path_factory.mktemp("site"), shared_poster_cache(tmp_path_factory))
+
+
+@pytest.fixture
+def own_copy(tmp_path, tmp_path_factory):
+    """A copy of the sample site for one test to change."""
+    from tests.site_copy import copy_site, shared_poster_cache
+
+    return copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
+
+
 @pytest.fixture(scope="session")
 def preview_build(tmp_path_factory):
     """The sample site built with pelicanconf.py (the local preview), once per session."""
