@@ -31,7 +31,7 @@ BROKEN_OUTPUT = (
     re.compile(r"Poster problem"),  # a poster that cannot be decoded
     re.compile(r"Linkback problem"),
     re.compile(r"Search problem"),  # no search index was built
-    re.compile(r"(Feed|Browse) setting problem"),  # pages or feeds silently missing
+    re.compile(r"(Feed|Browse|Stats) setting problem"),  # pages or feeds silently missing
     re.compile(r"Could not process", re.I),  # a file Pelican skipped entirely
     re.compile(r"Skipping", re.I),
     re.compile(r"TemplateNotFound|template", re.I),
