@@ -60,8 +60,12 @@ def column_chart(chart, siteurl: str = "") -> Markup:
                          f'y="{baseline - tall:g}" width="{_pct(slot * COLUMN_BAR_SHARE)}" height="{tall:g}"/>')
         parts.append(f'<text class="chart-value" x="{centre}" y="{baseline - tall - 6:g}" '
                      f'text-anchor="middle">{bar.count}</text>')
-        parts.append(f'<text class="chart-label" x="{centre}" y="{height - 6}" '
-                     f'text-anchor="middle">{escape(bar.short or bar.label)}</text>')
+        label = f'<text class="chart-label{{}}" x="{centre}" y="{height - 6}" text-anchor="middle">{{}}</text>'
+        if bar.tiny:  # site.css shows one of the two, by the width of the screen
+            parts.append(label.format(" chart-label-tiny", escape(bar.tiny)))
+            parts.append(label.format(" chart-label-wide", escape(bar.short or bar.label)))
+        else:
+            parts.append(label.format("", escape(bar.short or bar.label)))
     parts.append(f'<line class="chart-axis" x1="0" x2="100%" y1="{baseline + 0.5}" y2="{baseline + 0.5}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))

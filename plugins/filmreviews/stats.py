@@ -96,6 +96,7 @@ class Bar:
     count: int
     url: str = ""  # the page this bar links to, relative to the site root; "" for none
     short: str = ""  # the label under a column, when `label` is too long for it
+    tiny: str = ""  # the label under a column on the narrowest screens, e.g. "J" for January
     unknown: bool = False
 
 
@@ -227,7 +228,7 @@ def _split_list(text: str) -> tuple[str, ...]:
 
 def month_chart(articles, year: int | None) -> Chart:
     per_month = Counter(watched_on(a).month for a in articles)
-    bars = tuple(Bar(name, per_month[number], short=name[:3])
+    bars = tuple(Bar(name, per_month[number], short=name[:3], tiny=name[0])
                  for number, name in enumerate(MONTHS, start=1))
     busiest = max(bars, key=attrgetter("count"))
     when = f"in {year}" if year else "across all years"
