@@ -407,6 +407,8 @@ def test_every_chart_is_well_formed_svg_with_a_title_a_description_and_bars_to_s
             assert title.text and len(desc.text) > 20, (path, key)
             values = [int(t.text) for t in root.iter(f"{svg}text") if t.get("class") == "chart-value"]
             assert values == list(rows.values()), (path, key)
+            # The description says the biggest figure in words, for those who cannot see the bars.
+            assert re.search(rf"\b{max(values)}\b", desc.text), (path, key, desc.text)
             bars = [b for b in root.iter(f"{svg}rect") if "chart-bar" in b.get("class")]
             assert len(bars) == sum(1 for v in values if v), (path, key)
             most = max(values)

@@ -208,8 +208,9 @@ def _ranked(articles, names_of, maker: FacetMaker, kind: str | None, title: str,
     more = max(len(ranked) - TOP_NAMES, 0)
     if ranked:
         top = ranked[0]
-        description = (f"{title}, most reviewed first: {shown[top[0]]} leads with "
-                       f"{_plural(top[1], 'review')}; {_plural(len(ranked), heading.lower())} in all")
+        kinds = title.lower() if len(ranked) != 1 else heading.lower()
+        description = (f"{title}, most reviewed first: {shown[top[0]]} has the most, "
+                       f"{_plural(top[1], 'review')}; {len(ranked):,} {kinds} in all")
         if more:
             description += f", the top {TOP_NAMES} shown"
     else:
@@ -290,7 +291,7 @@ def decade_chart(articles, maker: FacetMaker) -> Chart:
         bars.append(Bar(UNKNOWN, decades[None], unknown=True))
     title = "Release decades"
     if known:
-        busiest = max(bars, key=attrgetter("count"))
+        busiest = max((bar for bar in bars if not bar.unknown), key=attrgetter("count"))
         description = (f"{title} of the films reviewed, {known[0]}s to {known[-1]}s: the most, "
                        f"{busiest.count}, from the {busiest.label}")
     else:
