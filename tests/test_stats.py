@@ -407,8 +407,13 @@ def test_every_chart_is_well_formed_svg_with_a_title_a_description_and_bars_to_s
             assert title.text and len(desc.text) > 20, (path, key)
             values = [int(t.text) for t in root.iter(f"{svg}text") if t.get("class") == "chart-value"]
             assert values == list(rows.values()), (path, key)
-            # The description says the biggest figure in words, for those who cannot see the bars.
+            # The description says the biggest figure, and who has it, for those who cannot see the bars.
             assert re.search(rf"\b{max(values)}\b", desc.text), (path, key, desc.text)
+            known = {label: count for label, count in rows.items() if label != "Unknown"}
+            leaders = [label for label, count in known.items() if count and count == max(known.values())]
+            if len(leaders) <= 3:
+                assert all(re.search(rf"\b{re.escape(label)}\b", desc.text) for label in leaders), \
+                    (path, key, leaders, desc.text)
             bars = [b for b in root.iter(f"{svg}rect") if "chart-bar" in b.get("class")]
             assert len(bars) == sum(1 for v in values if v), (path, key)
             most = max(values)

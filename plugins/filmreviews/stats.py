@@ -174,6 +174,19 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
+def _leaders(bars) -> tuple[int, str]:
+    """The highest count among the known bars, and who has it, in words:
+    "March", "2023 and 2025", "Drama, Comedy and War", "Drama, Comedy, War and 4 more"."""
+    known = [bar for bar in bars if not bar.unknown]
+    most = max((bar.count for bar in known), default=0)
+    names = [bar.label for bar in known if bar.count == most]
+    if len(names) > 3:
+        return most, f"{', '.join(names[:3])} and {len(names) - 3} more"
+    if len(names) > 1:
+        return most, f"{', '.join(names[:-1])} and {names[-1]}"
+    return most, "".join(names)
+
+
 def _rating_label(value: float) -> str:
     return f"{value:g}"
 
@@ -207,10 +220,10 @@ def _ranked(articles, names_of, maker: FacetMaker, kind: str | None, title: str,
         bars.append(Bar(UNKNOWN, unknown, unknown=True))
     more = max(len(ranked) - TOP_NAMES, 0)
     if ranked:
-        top = ranked[0]
+        most, leaders = _leaders(Bar(shown[slug], count) for slug, count in ranked)
         kinds = title.lower() if len(ranked) != 1 else heading.lower()
-        description = (f"{title}, most reviewed first: {shown[top[0]]} has the most, "
-                       f"{_plural(top[1], 'review')}; {len(ranked):,} {kinds} in all")
+        description = (f"{title}, most reviewed first: the most, {_plural(most, 'review')}, "
+                       f"for {leaders}; {len(ranked):,} {kinds} in all")
         if more:
             description += f", the top {TOP_NAMES} shown"
     else:
@@ -231,12 +244,11 @@ def month_chart(articles, year: int | None) -> Chart:
     per_month = Counter(watched_on(a).month for a in articles)
     bars = tuple(Bar(name, per_month[number], short=name[:3], tiny=name[0])
                  for number, name in enumerate(MONTHS, start=1))
-    busiest = max(bars, key=attrgetter("count"))
+    most, leaders = _leaders(bars)
     when = f"in {year}" if year else "across all years"
     title = f"Reviews per month of watching {when}"
-    if busiest.count:
-        description = (f"{title}: {_plural(len(articles), 'review')}; the most, "
-                       f"{busiest.count}, in {busiest.label}.")
+    if most:
+        description = f"{title}: {_plural(len(articles), 'review')}; the most, {most}, in {leaders}."
     else:
         description = f"{title}: none."
     return Chart("months", "columns", title, description, "Month", bars)
@@ -250,9 +262,8 @@ def year_chart(articles, settings: StatsSettings, with_pages: set[int]) -> Chart
                  for y in years)
     title = "Reviews per year of watching"
     if bars:
-        busiest = max(bars, key=attrgetter("count"))
-        description = (f"{title}, {bars[0].label} to {bars[-1].label}: the most, "
-                       f"{busiest.count}, in {busiest.label}.")
+        most, leaders = _leaders(bars)
+        description = f"{title}, {bars[0].label} to {bars[-1].label}: the most, {most}, in {leaders}."
     else:
         description = f"{title}: none."
     return Chart("years", "rows", title, description, "Year", bars)
@@ -269,9 +280,10 @@ def rating_chart(articles) -> Chart:
     rated = len(articles) - unrated
     title = "Ratings"
     if rated:
-        common = max(bars[:steps], key=lambda b: (b.count, float(b.label)))
+        most, leaders = _leaders(bars)
+        each = " each" if " and " in leaders else ""
         description = (f"How many reviews gave each rating from 0.5 to 5: {_plural(rated, 'rated review')}, "
-                       f"most often {common.label} ({common.count})")
+                       f"most often {leaders} ({most}{each})")
     else:
         description = "How many reviews gave each rating from 0.5 to 5: none is rated"
     if unrated:
@@ -291,9 +303,12 @@ def decade_chart(articles, maker: FacetMaker) -> Chart:
         bars.append(Bar(UNKNOWN, decades[None], unknown=True))
     title = "Release decades"
     if known:
-        busiest = max((bar for bar in bars if not bar.unknown), key=attrgetter("count"))
-        description = (f"{title} of the films reviewed, {known[0]}s to {known[-1]}s: the most, "
-                       f"{busiest.count}, from the {busiest.label}")
+        most, leaders = _leaders(bars)
+        if known[0] == known[-1]:
+            description = f"{title} of the films reviewed: {most} known, all from the {leaders}"
+        else:
+            description = (f"{title} of the films reviewed, {known[0]}s to {known[-1]}s: the most, "
+                           f"{most}, from the {leaders}")
     else:
         description = f"{title}: none known"
     if decades[None]:
