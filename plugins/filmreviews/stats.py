@@ -235,11 +235,6 @@ def _ranked(articles, names_of, maker: FacetMaker, kind: str | None, title: str,
                  more_url=more_url)
 
 
-def _split_list(text: str) -> tuple[str, ...]:
-    """Country and Language are free text; a comma separates co-productions and languages."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
 def month_chart(articles, year: int | None) -> Chart:
     per_month = Counter(watched_on(a).month for a in articles)
     bars = tuple(Bar(name, per_month[number], short=name[:3], tiny=name[0])
@@ -330,9 +325,9 @@ def count_stats(articles, year: int | None, maker: FacetMaker, settings: StatsSe
                 "without a genre"),
         _ranked(articles, attrgetter("directors"), maker, "director", "Directors", "directors",
                 "Director", "without a director"),
-        _ranked(articles, lambda r: _split_list(r.country), maker, None, "Countries", "countries",
+        _ranked(articles, attrgetter("countries"), maker, None, "Countries", "countries",
                 "Country", "without a country"),
-        _ranked(articles, lambda r: _split_list(r.language), maker, None, "Languages", "languages",
+        _ranked(articles, attrgetter("languages"), maker, None, "Languages", "languages",
                 "Language", "without a language"),
     ]
     stats.charts = {chart.key: chart for chart in charts_}
