@@ -630,3 +630,20 @@ def test_charts_print_in_black_on_white_without_the_tables(browser, sites):
     assert page_.evaluate("document.documentElement.scrollWidth <= innerWidth")
     context.close()
 
+
+
+def test_chart_links_are_reached_with_the_keyboard_and_show_focus(browser, sites):
+    context = browser.new_context(viewport={"width": DESKTOP, "height": 900})
+    page_ = context.new_page()
+    page_.goto(sites["sample"] + "stats/", wait_until="load")
+    for _ in range(60):
+        page_.keyboard.press("Tab")
+        if page_.evaluate("!!document.activeElement.closest('svg.chart-svg')"):
+            break
+    focused = page_.evaluate("""() => {
+        const link = document.activeElement;
+        return {chart: link.closest('figure').dataset.chart, text: link.textContent,
+                outline: getComputedStyle(link).outlineStyle};
+    }""")
+    context.close()
+    assert focused == {"chart": "years", "text": "2023", "outline": "solid"}
