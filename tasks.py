@@ -15,9 +15,6 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 ROOT = Path(__file__).resolve().parent
-for _path in (ROOT, ROOT / "plugins"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 SETTINGS_BASE = "pelicanconf.py"
 SETTINGS_PUBLISH = "publishconf.py"
@@ -139,21 +136,35 @@ def livereload(c, host=HOST, port=None, open=False):
 
 @task(help={
     "target": "deploy into this local folder instead of over SSH",
-    "dry-run": "only list what would change (rsync --dry-run --itemize-changes)",
+    "dry-run": "only list what would change (new, changed and deleted files)",
     "send-linkbacks": "after a successful deploy, send linkbacks for new external links",
+    "s3": "upload to object storage (PUBLISH_S3_* settings) instead of rsync",
+    "keep-deleted": "with --s3: leave objects the build no longer has in the bucket",
 })
-def publish(c, target=None, dry_run=False, send_linkbacks=False):
-    """Deploy a checked production build with rsync.
+def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_deleted=False):
+    """Deploy a checked production build with rsync, or to object storage with --s3.
 
     Builds with publishconf.py into a temporary folder, refuses on any problem
     or an empty build, then rsyncs over SSH (PUBLISH_SSH_* settings or
-    environment variables) or into a local folder (--target / PUBLISH_TARGET).
+    environment variables) or into a local folder (--target / PUBLISH_TARGET),
+    or with --s3 uploads what changed to a bucket (PUBLISH_S3_*).
     """
     from blogtools.publish import PublishError, publish as publish_site
 
     try:
-        publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
-                     send_linkbacks=send_linkbacks)
+        if s3:
+            from blogtools.publish_s3 import publish_s3
+
+            if target:
+                raise PublishError("--target and --s3 are two different destinations: give one of them")
+            publish_s3(ROOT, SETTINGS_PUBLISH, dry_run=dry_run, keep_deleted=keep_deleted,
+                       send_linkbacks=send_linkbacks)
+        elif keep_deleted:
+            raise PublishError("--keep-deleted only applies with --s3 (rsync makes the target "
+                               "exactly the build)")
+        else:
+            publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
+                         send_linkbacks=send_linkbacks)
     except PublishError as exc:
         raise Exit(str(exc), code=1)
 

@@ -47,16 +47,16 @@ DEFAULT_POSTER_SAMPLE = 100
 # plugin but the sitemap. Importing pelicanconf keeps the two from drifting.
 STOCK_SETTINGS = '''\
 """Stock Pelican settings for the benchmark (written by benchmarks/bench.py)."""
-import sys
+from pelican.settings import DEFAULT_CONFIG, load_source
 
-sys.path.insert(0, {root!r})
-from pelicanconf import *  # noqa: F403
-from pelican.settings import DEFAULT_CONFIG
+globals().update({{name: value for name, value in vars(load_source("pelicanconf", {pelicanconf!r})).items()
+                  if name.isupper()}})
 
 SITENAME = "Reel Notes (stock)"
 PATH = {path!r}
 CACHE_PATH = {cache!r}
 THEME = DEFAULT_CONFIG["THEME"]
+JINJA_ENVIRONMENT = DEFAULT_CONFIG["JINJA_ENVIRONMENT"]  # Pelican's theme expects autoescape off
 DIRECT_TEMPLATES = ["index", "archives", "tags", "authors"]
 PLUGIN_PATHS = []
 PLUGINS = ["sitemap"]
@@ -99,7 +99,9 @@ def _run_build(site: str, kind: str, settings: Path, output: Path, overrides: di
 def _fingerprint(reviews: int, seed: str) -> str:
     """Identifies a corpus: its size, seed and the code that draws it."""
     digest = hashlib.sha256(f"{reviews}|{seed}".encode())
-    for module in (ROOT / "benchmarks" / "corpus.py", ROOT / "blogtools" / "sample_posters.py"):
+    for module in (ROOT / "benchmarks" / "corpus.py", ROOT / "blogtools" / "sample_posters.py",
+                   ROOT / "plugins" / "filmreviews" / "typesetting.py",
+                   ROOT / "content" / "extra" / "robots.txt"):
         if module.is_file():
             digest.update(module.read_bytes())
     return digest.hexdigest()
@@ -142,7 +144,7 @@ def run_builds(content: Path, workdir: Path) -> list[Build]:
     poster_cache = workdir / "poster-cache"
     ours_cache, stock_cache = workdir / "pelican-cache-ours", workdir / "pelican-cache-stock"
     stock_settings = workdir / "stockconf.py"
-    stock_settings.write_text(STOCK_SETTINGS.format(root=str(ROOT), path=str(content), cache=str(stock_cache)),
+    stock_settings.write_text(STOCK_SETTINGS.format(pelicanconf=str(ROOT / "pelicanconf.py"), path=str(content), cache=str(stock_cache)),
                               encoding="utf-8")
     ours_settings = ROOT / "pelicanconf.py"
     ours_overrides = {

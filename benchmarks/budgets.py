@@ -1,7 +1,8 @@
 """Page-weight budgets and Lighthouse scores for the built site.
 
-Owns the budget rule and its report: the home page, one review page (Her) and
-the stats page (the densest page: every chart of every year) must each stay within 20 KB gzip for their own HTML plus every same-site
+Owns the budget rule and its report: the home page, one review page (Her)
+and the stats page (the densest page: every chart of every year) must each
+stay within 20 KB gzip for their own HTML plus every same-site
 stylesheet and script they load (posters and fonts are not counted). For the
 home page it also reports the poster images it references, how many load
 lazily, and the bytes a phone would fetch for them. Then, when Lighthouse is

@@ -289,9 +289,6 @@ def publish(root: Path = ROOT, settings_file: str = "publishconf.py", *, target:
 
 def _send_linkbacks(root: Path, settings: dict, output: Path, echo) -> None:
     """Tell the sites the reviews link to; only ever after a successful deploy."""
-    plugins = str(root / "plugins")
-    if plugins not in sys.path:
-        sys.path.insert(0, plugins)
     try:
         from filmreviews.linkbacks import cli
     except ImportError as exc:

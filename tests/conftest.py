@@ -1,13 +1,9 @@
-"""Shared pytest setup: importable packages and one real build of the sample site."""
-import sys
+"""Shared pytest setup: one real build of the sample site, in each configuration."""
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "plugins"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +67,7 @@ The poster file is a real JPEG.
 def refused_poster_build(tmp_path_factory):
     """Two reviews in the production configuration; one poster is a text file named .jpg."""
     from blogtools.build import build_site
-    from site_copy import site_with_reviews
+    from tests.site_copy import site_with_reviews
 
     root = site_with_reviews(tmp_path_factory, "refused-poster-site",
                              {"refused.md": REFUSED_POSTER_REVIEW, "good.md": GOOD_POSTER_REVIEW})

@@ -36,7 +36,7 @@ def copy_site(destination: Path, poster_cache: Path | None = None) -> Path:
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     if poster_cache is not None:
-        # Where posters.py keeps derivatives by default (cache/posters under the site root).
+        # Where the posters package keeps derivatives by default (cache/posters under the site root).
         (destination / "cache").mkdir(exist_ok=True)
         (destination / "cache" / "posters").symlink_to(poster_cache, target_is_directory=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")

@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from defusedxml import ElementTree as ET
 
-from site_copy import site_with_reviews
+from tests.site_copy import site_with_reviews
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "content" / "reviews"

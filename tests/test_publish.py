@@ -12,8 +12,8 @@ import pytest
 
 from blogtools.publish import (Destination, PublishError, destination_from, gh_pages, itemized_changes,
                                publish, rsync_command)
-from site_copy import copy_site, run_invoke, set_field, shared_poster_cache, snapshot, tree
-from sshd import missing_tools, running_sshd
+from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache, snapshot, tree
+from tests.sshd import missing_tools, running_sshd
 
 needs_ssh = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}")
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from blogtools.build import build_site
-from site_copy import copy_site
+from tests.site_copy import copy_site
 from filmreviews.review import default_movie, parse_review, plain_text
 
 TODAY = dt.date(2026, 11, 24)

@@ -8,7 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from site_copy import site_with_reviews
+from tests.site_copy import site_with_reviews
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ROOT = "https://reelnotes.example.org"

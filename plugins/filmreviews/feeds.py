@@ -23,13 +23,14 @@ from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import sanitised_join, set_date_tzinfo, slugify
 from pelican.writers import Writer
 
+from reelnotes.settings import setting
+
+from .problems import report_settings
 from .review import plain_text
 from .structured_data import absolute_url, site_root
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GENRE_FEED_ATOM = "feeds/genres/{slug}.atom.xml"
-DEFAULT_GENRE_FEED_RSS = "feeds/genres/{slug}.rss.xml"
 
 # An opening tag, and the attributes in it that hold URLs.
 TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
@@ -234,31 +235,20 @@ def genres_with_reviews(articles, settings) -> dict[str, tuple[str, list]]:
     return genres
 
 
-def valid_pattern(feed_type: str, pattern) -> bool:
-    """A genre feed path pattern is off (empty) or a path holding {slug}; anything else is reported."""
-    if not pattern:
-        return False
-    setting = f"FILMREVIEWS_GENRE_FEED_{feed_type.upper()}"
-    try:
-        ok = isinstance(pattern, str) and "{slug}" in pattern and pattern.format(slug="x") != ""
-    except (KeyError, IndexError, ValueError):
-        ok = False
-    if not ok:
-        logger.warning("Feed setting problem: %s: %r: expected a path with {slug}, e.g. %r, "
-                       "or None for no genre feeds; no %s genre feeds were written",
-                       setting, pattern, DEFAULT_GENRE_FEED_ATOM if feed_type == "atom"
-                       else DEFAULT_GENRE_FEED_RSS, feed_type.upper() if feed_type == "rss" else "Atom")
-    return ok
-
-
 def write_genre_feeds(generator, writer) -> None:
     """article_writer_finalized: one Atom and one RSS feed per genre."""
     settings = generator.settings
+    problems = []
     patterns = {
-        "atom": settings.get("FILMREVIEWS_GENRE_FEED_ATOM", DEFAULT_GENRE_FEED_ATOM),
-        "rss": settings.get("FILMREVIEWS_GENRE_FEED_RSS", DEFAULT_GENRE_FEED_RSS),
+        "atom": setting(settings, "FILMREVIEWS_GENRE_FEED_ATOM", problems),
+        "rss": setting(settings, "FILMREVIEWS_GENRE_FEED_RSS", problems),
     }
-    patterns = {kind: pattern for kind, pattern in patterns.items() if valid_pattern(kind, pattern)}
+    # A bad pattern is reported and that kind of genre feed left out, rather
+    # than guessing where the writer wanted it.
+    bad = {problem.name for problem in problems}
+    report_settings(problems, "Feed setting")
+    patterns = {kind: pattern for kind, pattern in patterns.items()
+                if pattern and f"FILMREVIEWS_GENRE_FEED_{kind.upper()}" not in bad}
     if not patterns:
         return
     for slug, (genre, articles) in sorted(genres_with_reviews(generator.articles, settings).items()):

@@ -9,8 +9,10 @@ from .linkbacks import listing as linkbacks
 
 
 def register():
-    # Reading: one validated Review per article, clear errors for bad front matter.
+    # Reading: one validated Review per article, clear errors for bad front matter,
+    # summaries read as text.
     signals.readers_init.connect(catalog.guard_metadata)
+    signals.readers_init.connect(catalog.summaries_as_text)
     signals.content_object_init.connect(catalog.attach_review)
     # Before the articles are final, so every later handler can read article.poster.
     signals.article_generator_pretaxonomy.connect(posters.attach_posters)

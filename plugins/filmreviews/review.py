@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .problems import Problem
+
 # Fields a review may carry, in the casing writers use in front matter.
 REVIEW_FIELDS = (
     "Title", "Date", "Movie", "Year", "Director", "Cast", "Genre", "Runtime",
@@ -39,20 +41,6 @@ MAX_RATING = 5.0
 YES = {"yes", "true", "y", "1"}
 NO = {"no", "false", "n", "0"}
 TAG_RE = re.compile(r"<[^>]+>")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one field of one review."""
-
-    source_path: str
-    field: str
-    value: str
-    expected: str
-
-    def __str__(self) -> str:
-        shown = f"{self.value!r}" if self.value != "" else "(missing)"
-        return f"{self.source_path}: {self.field}: {shown}: expected {self.expected}"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ without the field a chart needs is counted as "Unknown" there, never dropped.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -24,18 +23,16 @@ from operator import attrgetter
 from markupsafe import Markup, escape
 from pelican.generators import Generator
 
+from reelnotes.settings import stats_patterns
+
 from . import charts
+
 # The other modules this one leans on, in one place: browse pages for links
-# (and their slugs, so spelling variants count once), the rating scale.
-from .browse import FacetMaker, save_as_for
+# (and their slugs, so spelling variants count once), the rating scale, problems.
+from .browse import FacetMaker
+from .problems import report_settings
 from .review import MAX_RATING, RATING_STEP
 
-logger = logging.getLogger(__name__)
-
-# Settings and their defaults. An empty URL turns those pages off: an empty
-# FILMREVIEWS_STATS_URL turns every stats page off, and the nav link with them.
-DEFAULT_STATS_URL = "stats/"
-DEFAULT_STATS_YEAR_URL = "stats/{year}/"
 TOP_NAMES = 10  # bars in a ranked chart (genres, directors, countries, languages)
 TOP_FILMS = 6  # poster cards of the highest-rated films: one row on a wide screen
 UNKNOWN = "Unknown"
@@ -47,7 +44,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 
 @dataclass(frozen=True)
 class StatsSettings:
-    url: str  # the all-years page, "" when off
+    url: str  # the page for every year, "" when off
     save_as: str
     year_url: str  # a pattern with {year}, "" when year pages are off
     year_save_as: str
@@ -58,32 +55,12 @@ class StatsSettings:
         return self.year_url.format(year=year), self.year_save_as.format(year=year)
 
 
-def _setting(settings, key: str, default: str, pattern: str = "") -> str:
-    value = settings.get(key, default)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        logger.warning("Stats setting problem: %s: %r: expected a string such as %r; using %r",
-                       key, value, default, default)
-        return default
-    if value and pattern and pattern not in value:
-        logger.warning("Stats setting problem: %s: %r: expected a pattern containing %s, e.g. %r; "
-                       "using %r", key, value, pattern, default, default)
-        return default
-    return value
-
-
 def stats_settings(settings) -> StatsSettings:
-    """FILMREVIEWS_STATS_URL / _SAVE_AS and the _YEAR_ variants, checked; bad values are reported."""
-    url = _setting(settings, "FILMREVIEWS_STATS_URL", DEFAULT_STATS_URL)
-    year_url = _setting(settings, "FILMREVIEWS_STATS_YEAR_URL", DEFAULT_STATS_YEAR_URL, "{year}")
-    save_as = _setting(settings, "FILMREVIEWS_STATS_SAVE_AS", save_as_for(url))
-    year_save_as = _setting(settings, "FILMREVIEWS_STATS_YEAR_SAVE_AS", save_as_for(year_url), "{year}")
-    if not url:
-        return StatsSettings("", "", "", "")
-    if not year_url:
-        year_save_as = ""
-    return StatsSettings(url, save_as or save_as_for(url), year_url, year_save_as)
+    """FILMREVIEWS_STATS_URL / _SAVE_AS and the _YEAR_ variants; a bad one is reported, its default used."""
+    problems = []
+    patterns = stats_patterns(settings, problems)
+    report_settings(problems, "Stats setting")
+    return StatsSettings(**patterns)
 
 
 # --- What a page shows -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from .review import plain_text
 
@@ -51,12 +52,17 @@ def absolute_url(settings, url: str) -> str:
     return f"{site_root(settings)}/{url.lstrip('/')}"
 
 
-def script_safe_json(data) -> str:
-    """JSON that can sit inside <script type="application/ld+json"> whatever the values hold."""
+def script_safe_json(data) -> Markup:
+    """JSON that can sit inside <script type="application/ld+json"> whatever the values hold.
+
+    Markup, so the templates' autoescape prints it as it is: HTML entities
+    would mean nothing inside <script>, and every character that could end
+    the element is already a JSON \\u escape.
+    """
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     for character, escape in SCRIPT_SAFE.items():
         text = text.replace(character, escape)
-    return text
+    return Markup(text)
 
 
 def _number(value: float):
@@ -192,7 +198,7 @@ class PageMeta:
 
     canonical_url: str
     social_meta: list = field(default_factory=list)
-    json_ld: str = ""
+    json_ld: Markup = Markup("")
 
 
 def _page_url(output_file: str) -> str:
@@ -231,7 +237,7 @@ def page_meta(settings, output_file: str, page=None, subject=None,
         ("property", "og:site_name", sitename),
         ("name", "twitter:card", "summary"),
     ]
-    json_ld = ""
+    json_ld = Markup("")
     if output_file == "index.html":
         # The home page names the site, so search results can show it.
         json_ld = script_safe_json({

@@ -2,7 +2,7 @@
 
 import pytest
 
-from test_linkbacks_support import PageServer, guard_dns
+from tests.linkbacks.support import PageServer, guard_dns
 
 
 @pytest.fixture(autouse=True)

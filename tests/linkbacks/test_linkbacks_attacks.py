@@ -9,12 +9,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import jinja2
 import pytest
 from bs4 import BeautifulSoup, Comment
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import (  # noqa: E402
+from tests.linkbacks.support import (
     HER,
     ConnectionLog,
     pingback,
@@ -24,13 +22,12 @@ from test_linkbacks_support import (  # noqa: E402
     xmlrpc_result,
 )
 
-from filmreviews.linkbacks import fetch, moderation, records  # noqa: E402
-from filmreviews.linkbacks.receiver import RateLimit  # noqa: E402
-from filmreviews.linkbacks.records import Linkback, load_linkbacks, trackback_rdf  # noqa: E402
+from filmreviews.linkbacks import fetch, moderation, records
+from filmreviews.linkbacks.receiver import RateLimit
+from filmreviews.linkbacks.records import Linkback, load_linkbacks, trackback_rdf
+from tests.site_fixture import theme_environment
 
 
-ROOT = Path(__file__).resolve().parents[2]
-PARTIALS = ROOT / "theme" / "templates"
 
 XSS = [
     "<script>alert(1)</script>",
@@ -52,12 +49,8 @@ def receiver(tmp_path_factory):
 
 
 def render(template: str, **context) -> str:
-    """Render a partial the way Pelican does: autoescape OFF, so any escaping
-    seen in the output was written explicitly in the template."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(PARTIALS)), autoescape=False, trim_blocks=True, lstrip_blocks=True
-    )
-    return env.get_template(template).render(**context)
+    """Render a partial the way Pelican does for this site (autoescape on)."""
+    return theme_environment().get_template(template).render(**context)
 
 
 def assert_inert(html: str):

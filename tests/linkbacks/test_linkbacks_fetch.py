@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import ConnectionLog  # noqa: E402
+from tests.linkbacks.support import ConnectionLog
 
-from filmreviews.linkbacks import fetch, verify  # noqa: E402
-from filmreviews.linkbacks.targets import comparison_key, is_http_url, same_page  # noqa: E402
+from filmreviews.linkbacks import fetch, verify
+from filmreviews.linkbacks.targets import comparison_key, is_http_url, same_page
 
 
 @pytest.mark.parametrize(

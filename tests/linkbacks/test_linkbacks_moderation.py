@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import HER, REVIEWS, PageServer, write_reviews_json  # noqa: E402
+from tests.linkbacks.support import HER, REVIEWS, PageServer, write_reviews_json
 
-from filmreviews.linkbacks import cli, moderation  # noqa: E402
-from filmreviews.linkbacks.fetch import Fetcher  # noqa: E402
-from filmreviews.linkbacks.records import load_linkbacks  # noqa: E402
-from filmreviews.linkbacks.store import DuplicateLinkback, Store, UnknownLinkback  # noqa: E402
+from filmreviews.linkbacks import cli, moderation
+from filmreviews.linkbacks.fetch import Fetcher
+from filmreviews.linkbacks.records import load_linkbacks
+from filmreviews.linkbacks.store import DuplicateLinkback, Store, UnknownLinkback
 
 
 SLUGS = {"her-2013", "alien-1979"}
@@ -49,7 +48,7 @@ def test_store_concurrent_writers_threads_and_processes(store):
     """8 threads and a second process insert at once, each pair twice:
     every pair is stored exactly once and the database is intact."""
     script = (
-        "import sys; sys.path.insert(0, sys.argv[2]);"
+        "import sys\n"
         "from filmreviews.linkbacks.store import Store, DuplicateLinkback\n"
         "s = Store(sys.argv[1])\n"
         "for i in range(100):\n"
@@ -57,7 +56,7 @@ def test_store_concurrent_writers_threads_and_processes(store):
         "        try: s.add(review='alien-1979', source=f'https://p.example/{i}', target='t', kind='trackback')\n"
         "        except DuplicateLinkback: pass\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script, store.path, str(ROOT / "plugins")])
+    proc = subprocess.Popen([sys.executable, "-c", script, store.path])
     errors, duplicates = [], []
 
     def worker(t):

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import (  # noqa: E402
+from tests.linkbacks.support import (
     ALIEN,
     HER,
     SITE,
@@ -24,8 +23,8 @@ from test_linkbacks_support import (  # noqa: E402
     xmlrpc_result,
 )
 
-from filmreviews.linkbacks import moderation  # noqa: E402
-from filmreviews.linkbacks.receiver import Config, LinkbackApp, RateLimit  # noqa: E402
+from filmreviews.linkbacks import moderation
+from filmreviews.linkbacks.receiver import Config, LinkbackApp, RateLimit
 
 
 @pytest.fixture(scope="module")

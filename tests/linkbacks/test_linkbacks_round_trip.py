@@ -10,7 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import site_copy
+from tests import site_copy
 from bs4 import BeautifulSoup
 
 from blogtools.build import build_site

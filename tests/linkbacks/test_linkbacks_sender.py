@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import ConnectionLog, PageServer, start_receiver  # noqa: E402
+from tests.linkbacks.support import ConnectionLog, PageServer, start_receiver
 
-from filmreviews.linkbacks import cli, fetch, sender  # noqa: E402
+from filmreviews.linkbacks import cli, fetch, sender
 
 
 def test_parse_link_header():

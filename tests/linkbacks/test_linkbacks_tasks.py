@@ -18,10 +18,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from site_copy import DEPLOY_VARIABLES, copy_site, run_invoke  # noqa: E402
+from tests.site_copy import DEPLOY_VARIABLES, copy_site, run_invoke
 
-from filmreviews.linkbacks.store import Store  # noqa: E402
+from filmreviews.linkbacks.store import Store
 
 SITE_URL = "https://reelnotes.example.org"
 

@@ -14,8 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_linkbacks_support import HER, SITE, request, write_reviews_json  # noqa: E402
+from tests.linkbacks.support import HER, SITE, request, write_reviews_json
 
 MODULE = "filmreviews.linkbacks.wsgi"
 

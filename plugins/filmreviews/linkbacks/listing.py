@@ -11,11 +11,11 @@ import logging
 import os
 from pathlib import Path
 
+from ..problems import Problem, report
 from .records import DEFAULT_SUBDIR, LinkbackDataError, endpoint_urls, load_file, trackback_rdf
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_PREFIX = "Linkback problem"
 
 
 def site_root_url(settings) -> str:
@@ -34,7 +34,7 @@ def attach_linkbacks(generator) -> None:
         try:
             slug, linkbacks = load_file(path, known)
         except LinkbackDataError as exc:
-            logger.warning("%s: %s", PROBLEM_PREFIX, exc)
+            report(Problem(str(exc), kind="Linkback"))
             continue
         by_slug[slug] = linkbacks
     endpoint = settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT", "")
