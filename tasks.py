@@ -1,7 +1,7 @@
 """Invoke tasks for Reel Notes: `invoke --list` shows them, README.md ("Tasks") explains them.
 
 Each task is a thin wrapper over a tested function in blogtools/ (or in the
-plugin's linkbacks package); bad input ends in a one-paragraph message and a
+linkbacks service's cli module); bad input ends in a one-paragraph message and a
 non-zero exit, never a traceback. Task names and meanings follow the tasks.py
 that pelican-quickstart writes, plus `new`, `check`, `test`, `bench`,
 `posters` and the `linkbacks.*` moderation tasks.
@@ -142,7 +142,7 @@ def livereload(c, host=HOST, port=None, open=False):
     "keep-deleted": "with --s3: leave objects the build no longer has in the bucket",
 })
 def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_deleted=False):
-    """Deploy a checked production build with rsync, or to object storage with --s3.
+    """Deploy a checked production build (rsync, or object storage with --s3).
 
     Builds with publishconf.py into a temporary folder, refuses on any problem
     or an empty build, then rsyncs over SSH (PUBLISH_SSH_* settings or
@@ -247,36 +247,36 @@ def posters(c, overwrite=False):
 
 
 # --- linkbacks.*: the receiver and its moderation queue -------------------------
-# The linkbacks package is imported inside each task so `invoke --list` works
-# even where its dependencies are missing. Its problems arrive as
+# Thin wrappers over linkbacks.cli, imported inside each task so `invoke --list`
+# works even where its dependencies are missing. Where the files are comes from
+# publishconf.py (defaults: reelnotes.settings); problems arrive as
 # cli.LinkbacksError, already worded for the user.
 
-def _linkbacks_db():
-    return str(ROOT / _settings().get("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3"))
-
-
-def _linkbacks_cli():
+def _linkbacks():
+    """The linkbacks CLI module and the site's linkbacks files (cli.SiteFiles)."""
     try:
-        from filmreviews.linkbacks import cli
+        from linkbacks import cli
     except ImportError as exc:
         raise Exit(f"The linkbacks tools cannot be loaded ({exc}); "
-                   "run the bootstrap to install the requirements.", code=1)
-    return cli
+                   "run the bootstrap to install the requirements.", code=1) from None
+    try:
+        return cli, cli.site_files(_settings(SETTINGS_PUBLISH), ROOT, SETTINGS_PUBLISH)
+    except cli.LinkbacksError as exc:
+        raise Exit(str(exc), code=1) from None
 
 
-def _linkbacks_call(name, *args, **kwargs):
+def _linkbacks_call(cli, name, *args, **kwargs):
     """Call cli.<name>; a LinkbacksError ends the task with its message and exit 1."""
-    cli = _linkbacks_cli()
     try:
         return getattr(cli, name)(*args, **kwargs)
     except cli.LinkbacksError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(name="serve", help={
     "host": "address to listen on (default 127.0.0.1)",
-    "port": "port (default 8001)",
-    "db": "SQLite database",
+    "port": "port (default: FILMREVIEWS_LINKBACKS_PORT)",
+    "db": "SQLite database (default FILMREVIEWS_LINKBACKS_DB)",
     "reviews-json": "reviews.json of the live site (default output/reviews.json)",
     "site-url": "the live site's address (default SITEURL from publishconf.py)",
     "base-path": "public path the proxy serves the receiver under "
@@ -286,22 +286,19 @@ def _linkbacks_call(name, *args, **kwargs):
 def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
                     base_path=None, trust_forwarded_for=False):
     """Run the trackback/pingback/webmention receiver."""
-    from urllib.parse import urlsplit
-
-    settings = _settings(SETTINGS_PUBLISH)
-    if base_path is None:
-        base_path = urlsplit(settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT") or "").path
-    # port=None, not 8001: invoke would turn a bad --port into a traceback.
-    _linkbacks_call("serve", host, 8001 if port is None else port, db or _linkbacks_db(),
-                    reviews_json or str(_output_path() / "reviews.json"),
-                    site_url or settings["SITEURL"], base_path=base_path,
+    cli, site = _linkbacks()
+    # port=None, not a number: invoke would turn a bad --port into a traceback.
+    _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
+                    reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
+                    base_path=site.base_path if base_path is None else base_path,
                     trust_forwarded_for=trust_forwarded_for)
 
 
 @task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})
 def linkbacks_list(c, status=None, db=None):
     """List received linkbacks."""
-    lines = _linkbacks_call("list_linkbacks", db or _linkbacks_db(), status=status)
+    cli, site = _linkbacks()
+    lines = _linkbacks_call(cli, "list_linkbacks", db or site.db, status=status)
     for line in lines:
         print(line)
     if not lines:
@@ -310,7 +307,8 @@ def linkbacks_list(c, status=None, db=None):
 
 def _moderate(status):
     def moderate(c, id, db=None):
-        _linkbacks_call("set_status", db or _linkbacks_db(), id, status)
+        cli, site = _linkbacks()
+        _linkbacks_call(cli, "set_status", db or site.db, id, status)
         print(f"Linkback #{str(id).lstrip('#')}: {status}")
 
     moderate.__doc__ = f"Mark a linkback as {status}."
@@ -325,10 +323,9 @@ def linkbacks_export(c, db=None):
 
     Needs output/reviews.json from a build (invoke preview).
     """
-    settings = _settings()
-    for line in _linkbacks_call("export", db or _linkbacks_db(), str(settings["PATH"]),
-                                str(_output_path() / "reviews.json"),
-                                subdir=settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "export", db or site.db, site.content, site.reviews_json,
+                                subdir=site.records_folder):
         print(line)
 
 
@@ -338,10 +335,9 @@ def linkbacks_send(c):
 
     Needs a production build in output/ (invoke preview).
     """
-    settings = _settings(SETTINGS_PUBLISH)
-    cache = ROOT / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    for line in _linkbacks_call("send", str(_output_path()), str(cache),
-                                site_url=settings["SITEURL"], blog_name=settings["SITENAME"]):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "send", site.output, site.sent_cache,
+                                site_url=site.site_url, blog_name=site.site_name):
         print(line)
 
 
@@ -351,7 +347,8 @@ def linkbacks_reverify(c, db=None):
 
     Only the database changes: run linkbacks.export (and build) to update the site.
     """
-    for line in _linkbacks_call("reverify", db or _linkbacks_db()):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "reverify", db or site.db):
         print(line)
 
 

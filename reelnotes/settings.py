@@ -15,9 +15,13 @@ the tasks and the service stop with the message.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from reelnotes.contract import is_http_url
 
 
 class SettingProblem(ValueError):
@@ -27,6 +31,14 @@ class SettingProblem(ValueError):
     def __init__(self, name: str, value: Any, expected: str):
         self.name, self.value, self.expected = name, value, expected
         super().__init__(f"{name}: {value!r}: expected {expected}")
+
+
+class MissingSetting(SettingProblem):
+    """A required setting (an environment variable) that is not set at all."""
+
+    def __init__(self, name: str, expected: str):
+        super().__init__(name, None, expected)
+        self.args = (f"{name} is not set: expected {expected}",)
 
 
 # --- What values look like ------------------------------------------------------
@@ -243,3 +255,62 @@ def port_number(value: Any, name: str = "--port") -> int:
     if not 1 <= port <= 65535:
         raise SettingProblem(name, value, "a port number from 1 to 65535")
     return port
+
+
+def url_path(value: Any, name: str) -> str:
+    """A public path prefix such as "/linkbacks" ("" for none), without a
+    trailing slash, or SettingProblem."""
+    text = str(value or "").strip()
+    if text and not text.startswith("/"):
+        raise SettingProblem(name, value, "a path starting with /, e.g. /linkbacks, or nothing")
+    return text.rstrip("/")
+
+
+# --- The receiver under a WSGI server ----------------------------------------------
+# A WSGI server passes no arguments and reads no settings file: the receiver
+# is configured by LINKBACKS_* environment variables instead.
+
+RECEIVER_REQUIRED = {
+    "LINKBACKS_DB": "the path of the linkbacks SQLite database",
+    "LINKBACKS_REVIEWS_JSON": "the path of the deployed site's reviews.json",
+    "LINKBACKS_SITE_URL": "the live site's address, e.g. https://reelnotes.example.org",
+}
+RECEIVER_OPTIONAL = {  # name: default
+    "LINKBACKS_BASE_PATH": "",
+    "LINKBACKS_TRUST_FORWARDED_FOR": "no",
+}
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class ReceiverEnviron:
+    """The receiver's configuration, read from LINKBACKS_* variables."""
+
+    db: Path
+    reviews_json: Path
+    site_url: str
+    base_path: str
+    trust_forwarded_for: bool
+
+
+def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
+    """The LINKBACKS_* variables, checked; a missing or bad one raises
+    SettingProblem naming it."""
+    for name, expected in RECEIVER_REQUIRED.items():
+        if not environ.get(name, "").strip():
+            raise MissingSetting(name, expected)
+    site_url = environ["LINKBACKS_SITE_URL"].strip()
+    if not is_http_url(site_url):
+        raise SettingProblem("LINKBACKS_SITE_URL", site_url,
+                             "an absolute http(s) address, e.g. https://reelnotes.example.org")
+    values = {name: environ.get(name, fallback) for name, fallback in RECEIVER_OPTIONAL.items()}
+    trust = values["LINKBACKS_TRUST_FORWARDED_FOR"].strip().lower()
+    if trust not in _YES + _NO:
+        raise SettingProblem("LINKBACKS_TRUST_FORWARDED_FOR", trust, "yes or no")
+    return ReceiverEnviron(
+        db=Path(environ["LINKBACKS_DB"].strip()),
+        reviews_json=Path(environ["LINKBACKS_REVIEWS_JSON"].strip()),
+        site_url=site_url,
+        base_path=url_path(values["LINKBACKS_BASE_PATH"], "LINKBACKS_BASE_PATH"),
+        trust_forwarded_for=trust in _YES,
+    )

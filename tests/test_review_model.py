@@ -7,7 +7,7 @@ import pytest
 
 from blogtools.build import build_site
 from tests.site_copy import copy_site
-from filmreviews.review import default_movie, parse_review, plain_text
+from filmreviews.review import default_movie, parse_review, text_of_html
 
 TODAY = dt.date(2026, 11, 24)
 GOOD = {
@@ -148,7 +148,7 @@ def test_movie_defaults_to_title_without_year_or_review_words():
 
 
 def test_plain_text_drops_typogrify_markup():
-    assert plain_text('<span class="caps">NASA</span> and&nbsp;friends') == "NASA and friends"
+    assert text_of_html('<span class="caps">NASA</span> and&nbsp;friends') == "NASA and friends"
 
 
 def test_rewatch_is_a_boolean():

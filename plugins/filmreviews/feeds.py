@@ -26,7 +26,7 @@ from pelican.writers import Writer
 from reelnotes.settings import setting
 
 from .problems import report_settings
-from .review import plain_text
+from .review import text_of_html
 from .structured_data import absolute_url, site_root
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def entry_title(item) -> str:
     """Plain text: "Her (2013) ★★★★½" for a review, the plain title otherwise."""
     review = getattr(item, "review", None)
     if review is None:
-        return plain_text(item.title)
+        return text_of_html(item.title)
     film = f"{review.movie} ({review.year})" if review.year else review.movie
     return f"{film} {review.stars}".strip()
 
@@ -123,7 +123,7 @@ def poster_enclosure(item, settings) -> Enclosure | None:
 def _categories(item) -> list[str]:
     """Genres then tags, each once."""
     names = list(getattr(getattr(item, "review", None), "genres", ()))
-    names += [plain_text(tag) for tag in getattr(item, "tags", [])]
+    names += [text_of_html(tag) for tag in getattr(item, "tags", [])]
     seen, unique = set(), []
     for name in names:
         if name and name.casefold() not in seen:
@@ -136,7 +136,7 @@ def add_entry(feed, item, settings) -> None:
     """One article as one feed entry."""
     link = absolute_url(settings, item.url)
     body = absolutize_urls(item.get_content(site_root(settings)), link)
-    summary = html.escape(getattr(item, "plain_summary", "") or plain_text(item.summary))
+    summary = html.escape(getattr(item, "plain_summary", "") or text_of_html(item.summary))
     review = getattr(item, "review", None)
     top = poster_markup(item, settings) + rating_markup(review) if review is not None else ""
     enclosure = poster_enclosure(item, settings) if review is not None else None
@@ -150,7 +150,7 @@ def add_entry(feed, item, settings) -> None:
 
     timezone = settings.get("TIMEZONE")
     modified = getattr(item, "modified", None)
-    author = plain_text(getattr(getattr(item, "author", None), "name", "")
+    author = text_of_html(getattr(getattr(item, "author", None), "name", "")
                         or settings.get("AUTHOR") or "")
     feed.add_item(
         title=entry_title(item),
@@ -172,17 +172,17 @@ def add_entry(feed, item, settings) -> None:
 def build_feed(items, settings, *, feed_type: str, feed_url: str, title: str | None = None):
     """A feedgenerator feed of `items` (newest first), not yet written."""
     feed_class = Rss201rev2Feed if feed_type == "rss" else Atom1Feed
-    sitename = plain_text(settings.get("SITENAME", ""))
+    sitename = text_of_html(settings.get("SITENAME", ""))
     feed = feed_class(
         title=f"{sitename}: {title}" if title else sitename,
         link=site_root(settings) + "/",
         feed_url=feed_url,
         # Each feed is its own Atom feed, so each needs its own id.
         feed_guid=feed_url,
-        description=plain_text(settings.get("SITESUBTITLE", "")) or sitename,
-        subtitle=plain_text(settings.get("SITESUBTITLE", "")) or None,
+        description=text_of_html(settings.get("SITESUBTITLE", "")) or sitename,
+        subtitle=text_of_html(settings.get("SITESUBTITLE", "")) or None,
         language=settings.get("DEFAULT_LANG") or None,
-        author_name=plain_text(settings.get("AUTHOR", "")) or None,
+        author_name=text_of_html(settings.get("AUTHOR", "")) or None,
     )
     for item in list(items)[: settings.get("FEED_MAX_ITEMS")]:
         add_entry(feed, item, settings)

@@ -4,8 +4,7 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, feeds, posters, search, stats, structured_data
-from .linkbacks import listing as linkbacks
+from . import browse, catalog, feeds, linkbacks, posters, search, stats, structured_data
 
 
 def register():

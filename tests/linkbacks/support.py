@@ -15,9 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
-from filmreviews.linkbacks import fetch
-from filmreviews.linkbacks.receiver import Config, RateLimit
-from filmreviews.linkbacks.server import start_in_thread
+from linkbacks import fetch
+from linkbacks.app import Config
+from linkbacks.limits import RateLimit
+from linkbacks.server import start_in_thread
+from reelnotes.contract import load_folder
 
 SITE = "https://example.org"
 HER = f"{SITE}/reviews/her-2013/"
@@ -85,7 +87,8 @@ class PageServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def set(self, path: str, body: str | bytes = b"", status: int = 200, content_type="text/html; charset=utf-8", headers=()):
+    def set(self, path: str, body: str | bytes = b"", status: int = 200, content_type="text/html; charset=utf-8",
+            headers=()):
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.routes[path] = Route(status, body, content_type, list(headers))
@@ -106,6 +109,15 @@ class PageServer:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def approved_records(content: Path, slugs) -> dict:
+    """The approved-records files under ``content/linkbacks/``, read as the
+    build reads them: review slug -> linkbacks. A file the build would skip
+    fails the test."""
+    by_slug, errors = load_folder(content / "linkbacks", set(slugs))
+    assert not errors, [str(e) for e in errors]
+    return by_slug
 
 
 def write_reviews_json(path: Path, site_url: str = "", reviews=None) -> Path:

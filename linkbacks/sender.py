@@ -27,23 +27,23 @@ from __future__ import annotations
 import hashlib
 import html as htmllib
 import json
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 import xmlrpc.client
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import defusedxml
 import defusedxml.ElementTree as DET
 from bs4 import BeautifulSoup
 
+from reelnotes.contract import EXCERPT_MAX, REVIEWS_INDEX, TITLE_MAX, clean_display_text
+from reelnotes.files import atomic_write
+
 from . import fetch
-from .records import EXCERPT_MAX, TITLE_MAX, plain_text
 from .targets import ReviewsIndex, is_http_url, same_page, site_key, strip_fragment
 
 CACHE_VERSION = 1
@@ -205,8 +205,8 @@ def read_review(url: str, page: str, own_site: str | None = None) -> ReviewPage:
     title = (soup.title.get_text(" ") if soup.title else "") or (heading.get_text(" ") if heading else "")
     return ReviewPage(
         url=url,
-        title=plain_text(title, TITLE_MAX),
-        excerpt=plain_text(body.get_text(" "), EXCERPT_MAX),
+        title=clean_display_text(title, TITLE_MAX),
+        excerpt=clean_display_text(body.get_text(" "), EXCERPT_MAX),
         digest=hashlib.sha256(str(body).encode("utf-8")).hexdigest(),
         targets=tuple(targets),
     )
@@ -278,12 +278,7 @@ class Sender:
         return data
 
     def save(self) -> None:
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".sent.", suffix=".tmp", dir=self.cache_path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.cache, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, self.cache_path)
+        atomic_write(self.cache_path, json.dumps(self.cache, indent=1, sort_keys=True) + "\n")
 
     def send_page(self, url: str, page: str) -> list[SendResult]:
         """Send for one review page (its public URL and HTML); updates the cache."""
@@ -308,7 +303,7 @@ class Sender:
                 "attempts": (entry.get("attempts", 0) + 1) if same else 1,
                 "kind": result.kind,
                 "endpoint": result.endpoint,
-                "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+                "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
             }
             results.append(result)
         for target in [t for t in entries if t not in review.targets]:
@@ -358,17 +353,6 @@ class Sender:
         return results
 
 
-def send_pages(
-    pages: Iterable[tuple[str, str]],
-    cache_path: Path,
-    fetcher: fetch.Fetcher,
-    blog_name: str = "",
-    own_site: str | None = None,
-) -> list[SendResult]:
-    """Send for (review URL, HTML) pairs; the cache is saved at the end."""
-    return Sender(fetcher, cache_path, blog_name=blog_name, own_site=own_site).send_pages(pages)
-
-
 def review_file(output_dir: Path, site_url: str, review_url: str) -> Path:
     """Where the build wrote a review: its URL path under the output folder."""
     site_path = urlsplit(site_url).path.rstrip("/") if site_url else ""
@@ -396,7 +380,7 @@ def send_from_output(
     """Send for every review listed in ``reviews.json`` (default: the one in
     the output folder) from the HTML files the build wrote."""
     output_dir = Path(output_dir)
-    index = ReviewsIndex.load(reviews_json or output_dir / "reviews.json", site_url)
+    index = ReviewsIndex.load(reviews_json or output_dir / REVIEWS_INDEX, site_url)
     pages = []
     for review in index.reviews:
         path = review_file(output_dir, index.site_url, review.url)

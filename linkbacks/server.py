@@ -10,7 +10,7 @@ import socketserver
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from .receiver import Config, LinkbackApp
+from .app import Config, LinkbackApp
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ class RunningServer:
         self.stop()
 
 
-def start_in_thread(config: Config, host: str = "127.0.0.1", port: int = 0, **app_kwargs) -> RunningServer:
-    return RunningServer(LinkbackApp(config, **app_kwargs), host, port)
+def start_in_thread(config: Config, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    return RunningServer(LinkbackApp(config), host, port)
 
 
-def serve(config: Config, host: str = "127.0.0.1", port: int = 8010) -> None:
+def serve(config: Config, host: str, port: int) -> None:
     """Serve until interrupted. Raises ValueError for a reviews.json that
     cannot be read and OSError when the address cannot be listened on."""
     app = LinkbackApp(config)

@@ -19,8 +19,9 @@ from urllib.parse import urljoin
 import mf2py
 from bs4 import BeautifulSoup
 
+from reelnotes.contract import AUTHOR_MAX, EXCERPT_MAX, TITLE_MAX, clean_display_text
+
 from . import fetch
-from .records import AUTHOR_MAX, EXCERPT_MAX, TITLE_MAX, plain_text
 from .targets import comparison_key, host_of
 
 
@@ -210,7 +211,7 @@ def extract(html: str, url: str, target: str, soup: BeautifulSoup | None = None)
         author = _mf2_text((props.get("author") or [""])[0])
         summary = props.get("summary") or props.get("content") or [""]
         excerpt = _mf2_text(summary[0])
-        if title and excerpt and plain_text(title) == plain_text(excerpt):
+        if title and excerpt and clean_display_text(title) == clean_display_text(excerpt):
             title = ""  # an implied name repeating a note's text is no title
     if not title:
         title = soup.title.get_text(" ") if soup.title else ""
@@ -224,9 +225,9 @@ def extract(html: str, url: str, target: str, soup: BeautifulSoup | None = None)
         excerpt = p.get_text(" ") if p else ""
     return SourceInfo(
         url=url,
-        title=plain_text(title, TITLE_MAX),
-        author=plain_text(author, AUTHOR_MAX),
-        excerpt=plain_text(excerpt, EXCERPT_MAX),
+        title=clean_display_text(title, TITLE_MAX),
+        author=clean_display_text(author, AUTHOR_MAX),
+        excerpt=clean_display_text(excerpt, EXCERPT_MAX),
         type=webmention_type(entry, target),
     )
 

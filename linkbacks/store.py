@@ -17,10 +17,10 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .records import Linkback
+from reelnotes.contract import Linkback
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 REQUEST_STATES = ("queued", "verified", "failed")
@@ -72,7 +72,7 @@ class UnknownLinkback(KeyError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -278,14 +278,6 @@ class Store:
             if cur.rowcount == 0:
                 raise UnknownLinkback(linkback_id)
         return self.get(linkback_id)
-
-    def count(self, status: str | None = None) -> int:
-        with self._read() as conn:
-            if status is None:
-                return conn.execute("SELECT COUNT(*) FROM linkbacks").fetchone()[0]
-            return conn.execute(
-                "SELECT COUNT(*) FROM linkbacks WHERE status = ?", (status,)
-            ).fetchone()[0]
 
     # --- webmention requests ----------------------------------------------------
 

@@ -1,13 +1,12 @@
-"""Moderating received linkbacks and publishing the approved ones.
+"""Publishing the approved linkbacks and checking them again. (Approving,
+rejecting and marking spam is ``Store.set_status``.)
 
-* ``list_linkbacks`` / ``approve`` / ``reject`` / ``mark_spam`` / ``set_status``
-  work on the store by linkback ID.
 * ``export`` writes the approved linkbacks into
-  ``<content_dir>/linkbacks/<slug>.json`` (atomically, sorted by date). The
-  files stay hand-editable: an entry whose ID is still approved keeps the
-  file's (possibly edited) text, entries whose ID the store no longer has
-  approved are dropped, and entries with IDs the store does not know at all
-  (added by hand) are kept.
+  ``<content_dir>/linkbacks/<slug>.json`` (atomically, sorted by date; the
+  format is ``reelnotes.contract``). The files stay hand-editable: an entry
+  whose ID is still approved keeps the file's (possibly edited) text,
+  entries whose ID the store no longer has approved are dropped, and entries
+  with IDs the store does not know at all (added by hand) are kept.
 * ``reverify`` fetches each approved source again and rejects the ones that
   now answer 410 Gone or no longer link to the review.
 """
@@ -19,42 +18,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelnotes.contract import Linkback, LinkbackDataError, dump, load_file, sort_key
+from reelnotes.files import atomic_write
+from reelnotes.settings import default
+
 from . import fetch, verify
-from .records import (
-    DEFAULT_SUBDIR,
-    Linkback,
-    LinkbackDataError,
-    linkbacks_dir,
-    load_file,
-    sort_key,
-    write_file,
-)
-from .store import STATUSES, Store, StoredLinkback
+from .store import Store, StoredLinkback
 
 logger = logging.getLogger(__name__)
-
-
-def list_linkbacks(store: Store, status: str | None = None) -> list[StoredLinkback]:
-    return store.list(status)
-
-
-def set_status(store: Store, linkback_id: int, status: str) -> StoredLinkback:
-    """Raises store.UnknownLinkback for an unknown ID, ValueError for an unknown status."""
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}, expected one of {', '.join(STATUSES)}")
-    return store.set_status(linkback_id, status)
-
-
-def approve(store: Store, linkback_id: int) -> StoredLinkback:
-    return set_status(store, linkback_id, "approved")
-
-
-def reject(store: Store, linkback_id: int) -> StoredLinkback:
-    return set_status(store, linkback_id, "rejected")
-
-
-def mark_spam(store: Store, linkback_id: int) -> StoredLinkback:
-    return set_status(store, linkback_id, "spam")
 
 
 @dataclass
@@ -64,12 +35,27 @@ class ExportResult:
     skipped: list[StoredLinkback] = field(default_factory=list)  # review no longer published
 
 
+def write_file(path: Path, slug: str, linkbacks: list[Linkback]) -> bool:
+    """Replace a data file in one step. Returns False when the file already
+    had exactly this content (left untouched)."""
+    path = Path(path)
+    text = dump(slug, linkbacks)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write(path, text)
+    return True
+
+
 def export(
-    store: Store, content_dir: Path, known_slugs: set[str], subdir: str = DEFAULT_SUBDIR
+    store: Store, content_dir: Path, known_slugs: set[str], subdir: str | None = None
 ) -> ExportResult:
-    """Write the approved linkbacks into the data files (see module docstring)."""
+    """Write the approved linkbacks into the data files (see module docstring).
+    ``subdir``: the folder under ``content_dir`` (FILMREVIEWS_LINKBACKS_PATH)."""
     known_slugs = set(known_slugs)
-    folder = linkbacks_dir(content_dir, subdir)
+    folder = Path(content_dir) / (subdir or default("FILMREVIEWS_LINKBACKS_PATH"))
     result = ExportResult()
     all_rows = store.list()
     known_ids = {row.id for row in all_rows}

@@ -3,7 +3,6 @@ and which of them are reviews of this site (``reviews.json``)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -11,30 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from reelnotes.contract import ReviewsIndexError, is_http_url, read_reviews_index
+
 logger = logging.getLogger(__name__)
 
-MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def is_http_url(value: object) -> bool:
-    """True for an absolute http(s) URL with a host and no credentials or
-    whitespace/control characters."""
-    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
-        return False
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 -- raises ValueError on a bad port
-    except ValueError:
-        return False
-    return (
-        parts.scheme.lower() in DEFAULT_PORTS
-        and bool(parts.hostname)
-        and parts.username is None
-        and parts.password is None
-    )
 
 
 def comparison_key(url: str, base: str | None = None) -> str | None:
@@ -96,8 +76,8 @@ class Review:
 
 
 class ReviewsIndex:
-    """The published reviews, read from the ``reviews.json`` the build writes:
-    ``{"site_url": ..., "reviews": [{"slug", "url", "title"}]}``. Relative
+    """The published reviews, read from the ``reviews.json`` the build writes
+    (its format: ``reelnotes.contract``). Relative
     review URLs are resolved against ``site_url`` (the configured one wins
     over the file's, which is empty in local builds)."""
 
@@ -112,39 +92,23 @@ class ReviewsIndex:
                 self._by_key[key] = review
 
     @classmethod
-    def from_data(cls, data: dict, site_url: str = "", source: str = "reviews.json"):
-        if not isinstance(data, dict) or not isinstance(data.get("reviews"), list):
-            raise ValueError(f"{source}: expected an object with a 'reviews' list")
-        base = (site_url or data.get("site_url") or "").strip()
+    def load(cls, path: Path, site_url: str = "") -> ReviewsIndex:
+        """The index in ``path``; ReviewsIndexError (a ValueError) when it
+        cannot be read or a relative URL cannot be resolved."""
+        file_site_url, entries = read_reviews_index(path)
+        base = (site_url or file_site_url).strip()
         reviews = []
-        for i, item in enumerate(data["reviews"]):
-            if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
-                raise ValueError(f"{source}: reviews[{i}] has no 'slug' string")
-            url = item.get("url") or ""
-            if not isinstance(url, str):
-                raise ValueError(f"{source}: reviews[{i}].url is not a string")
+        for i, entry in enumerate(entries):
+            url = entry.url
             if not is_http_url(url):
                 if not is_http_url(base):
-                    raise ValueError(
-                        f"{source}: reviews[{i}].url {url!r} is relative and no "
+                    raise ReviewsIndexError(
+                        f"{path}: reviews[{i}].url {url!r} is relative and no "
                         "absolute site_url is configured to resolve it against"
                     )
                 url = urljoin(base.rstrip("/") + "/", url.lstrip("/"))
-            reviews.append(Review(item["slug"], url, str(item.get("title") or "")))
+            reviews.append(Review(entry.slug, url, entry.title))
         return cls(base, reviews)
-
-    @classmethod
-    def load(cls, path: Path, site_url: str = "") -> "ReviewsIndex":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read the reviews index ({exc})") from exc
-        return cls.from_data(data, site_url, str(path))
-
-    @property
-    def slugs(self) -> set[str]:
-        return set(self.by_slug)
 
     @property
     def site_key(self) -> str | None:

@@ -1,5 +1,7 @@
 """Thin functions for the invoke tasks: paths and strings in, data or lines of
 text out, nothing printed (except by ``serve``, which logs while it runs).
+``site_files`` turns the site's settings into the paths and addresses the
+tasks pass in, with the defaults of ``reelnotes.settings``.
 
 Every problem the person at the keyboard can fix -- a bad option value, an
 unknown linkback, a missing build, a port in use, a file that is not a
@@ -10,28 +12,80 @@ exit 1.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
+from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reelnotes.contract import (
+    REVIEWS_INDEX,
+    LinkbackDataError,
+    ReviewsIndexError,
+    clean_display_text,
+    read_reviews_index,
+)
+from reelnotes.settings import SettingProblem, default, port_number, setting, url_path
 
 from . import moderation
+from .app import Config
 from .fetch import Fetcher
-from .receiver import Config
-from .records import DEFAULT_SUBDIR, LinkbackDataError, plain_text
 from .sender import send_from_output
 from .server import serve as _serve
 from .store import STATUSES, Store, StoredLinkback, UnknownLinkback
 
-DEFAULT_DB = "linkbacks.sqlite3"
-DEFAULT_CACHE = "cache/linkbacks-sent.json"
 BUILD_FIRST = "build the site first: invoke preview"
 
 
 class LinkbacksError(Exception):
     """A problem with the task's input or the files it needs; the message is
     for the user, and no traceback goes with it."""
+
+
+@dataclass(frozen=True)
+class SiteFiles:
+    """Where the tasks find the linkbacks' files and the site's address, from
+    the site's settings; what the settings leave out is the default in
+    ``reelnotes.settings``."""
+
+    db: Path
+    sent_cache: Path
+    port: int
+    content: Path
+    records_folder: str  # under content/
+    output: Path
+    site_url: str
+    site_name: str
+    base_path: str  # the path of FILMREVIEWS_LINKBACKS_ENDPOINT, e.g. /linkbacks
+
+    @property
+    def reviews_json(self) -> Path:
+        return self.output / REVIEWS_INDEX
+
+
+def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the site's settings") -> SiteFiles:
+    """SiteFiles from the settings dict Pelican reads (relative paths are
+    under ``root``); a bad setting is a LinkbacksError naming it and ``where``
+    it is set."""
+    root = Path(root)
+    try:
+        endpoint = setting(settings, "FILMREVIEWS_LINKBACKS_ENDPOINT")
+        return SiteFiles(
+            db=root / setting(settings, "FILMREVIEWS_LINKBACKS_DB"),
+            sent_cache=root / setting(settings, "FILMREVIEWS_LINKBACKS_SENT_CACHE"),
+            port=setting(settings, "FILMREVIEWS_LINKBACKS_PORT"),
+            content=root / settings["PATH"],
+            records_folder=setting(settings, "FILMREVIEWS_LINKBACKS_PATH"),
+            output=root / settings["OUTPUT_PATH"],
+            site_url=settings["SITEURL"],
+            site_name=settings["SITENAME"],
+            base_path=url_path(urlsplit(endpoint).path, "FILMREVIEWS_LINKBACKS_ENDPOINT"),
+        )
+    except SettingProblem as exc:
+        raise LinkbacksError(f"{where}: {exc}") from None
 
 
 @contextmanager
@@ -59,28 +113,21 @@ def _reviews_index_file(reviews_json: str | Path) -> Path:
     return path
 
 
-def _port(value) -> int:
+def _option(check, value, name: str):
+    """An option checked by a reelnotes.settings validator; its SettingProblem
+    becomes a LinkbacksError."""
     try:
-        port = int(str(value).strip())
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise LinkbacksError(f"--port {value!r}: expected a port number from 1 to 65535")
-    return port
-
-
-def _base_path(value: str) -> str:
-    value = (value or "").strip()
-    if value and not value.startswith("/"):
-        raise LinkbacksError(f"--base-path {value!r}: expected a path starting with / (e.g. /linkbacks), or nothing")
-    return value.rstrip("/")
+        return check(value, name)
+    except SettingProblem as exc:
+        raise LinkbacksError(str(exc)) from None
 
 
 def serve(
+    *,
+    reviews_json: str | Path,
     host: str = "127.0.0.1",
-    port: int | str = 8010,
-    db: str | Path = DEFAULT_DB,
-    reviews_json: str | Path = "output/reviews.json",
+    port: int | str = default("FILMREVIEWS_LINKBACKS_PORT"),
+    db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"),
     site_url: str = "",
     allow_loopback: bool = False,
     base_path: str = "",
@@ -90,9 +137,9 @@ def serve(
     proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
     ``trust_forwarded_for``: the client address is the last X-Forwarded-For
     entry (only behind a proxy that sets it)."""
-    port = _port(port)
+    port = _option(port_number, port, "--port")
     config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
-                    allow_loopback=allow_loopback, base_path=_base_path(base_path),
+                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
                     trust_forwarded_for=bool(trust_forwarded_for))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
@@ -112,8 +159,8 @@ def serve(
 
 def format_linkback(row: StoredLinkback) -> str:
     kind = row.kind if row.kind != "webmention" else f"webmention/{row.type}"
-    title = plain_text(row.title, 80) or "(no title)"
-    author = plain_text(row.author, 40)
+    title = clean_display_text(row.title, 80) or "(no title)"
+    author = clean_display_text(row.author, 40)
     return (
         f"#{row.id:<5} {row.status:<8} {kind:<19} {row.review:<28} {row.source}  "
         f"\"{title}\"{' by ' + author if author else ''}  {row.received}"
@@ -126,10 +173,10 @@ def _status(status: str | None) -> str | None:
     return status or None
 
 
-def list_linkbacks(db: str | Path = DEFAULT_DB, status: str | None = None) -> list[str]:
+def list_linkbacks(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), status: str | None = None) -> list[str]:
     status = _status(status)
     with _opened(db) as store:
-        return [format_linkback(row) for row in moderation.list_linkbacks(store, status)]
+        return [format_linkback(row) for row in store.list(status)]
 
 
 def set_status(db: str | Path, id: int | str, status: str) -> str:  # noqa: A002 -- task parameter name
@@ -142,17 +189,17 @@ def set_status(db: str | Path, id: int | str, status: str) -> str:  # noqa: A002
         raise LinkbacksError(f"Status {status!r}: expected one of {', '.join(STATUSES)}")
     with _opened(db) as store:
         try:
-            row = moderation.set_status(store, linkback_id, status)
+            row = store.set_status(linkback_id, status)
         except UnknownLinkback:
             raise LinkbacksError(f"No linkback #{linkback_id} (see invoke linkbacks.list)") from None
     return format_linkback(row)
 
 
 def export(
-    db: str | Path = DEFAULT_DB,
-    content_dir: str | Path = "content",
-    reviews_json: str | Path = "output/reviews.json",
-    subdir: str = DEFAULT_SUBDIR,
+    db: str | Path,
+    content_dir: str | Path,
+    reviews_json: str | Path,
+    subdir: str = default("FILMREVIEWS_LINKBACKS_PATH"),
 ) -> list[str]:
     """Write approved linkbacks into content/<subdir>/<slug>.json; returns a
     report line per file written and per linkback skipped. reviews.json
@@ -171,7 +218,7 @@ def export(
     return lines
 
 
-def reverify(db: str | Path = DEFAULT_DB, allow_loopback: bool = False) -> list[str]:
+def reverify(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), allow_loopback: bool = False) -> list[str]:
     """Fetch every approved source again; a line per linkback and a summary.
     Rejected ones stay on the site until the next ``invoke linkbacks.export``
     (and build): reverify only changes the database, so the moderator sees
@@ -188,8 +235,8 @@ def reverify(db: str | Path = DEFAULT_DB, allow_loopback: bool = False) -> list[
 
 
 def send(
-    output_dir: str | Path = "output",
-    cache_path: str | Path = DEFAULT_CACHE,
+    output_dir: str | Path,
+    cache_path: str | Path = default("FILMREVIEWS_LINKBACKS_SENT_CACHE"),
     allow_loopback: bool = False,
     reviews_json: str | Path | None = None,
     site_url: str = "",
@@ -197,7 +244,7 @@ def send(
 ) -> list[str]:
     """Send linkbacks for the reviews in the output folder. Needs an absolute
     site URL (from reviews.json, i.e. a publish build, or ``site_url``)."""
-    index_file = _reviews_index_file(reviews_json or Path(output_dir) / "reviews.json")
+    index_file = _reviews_index_file(reviews_json or Path(output_dir) / REVIEWS_INDEX)
     try:
         results = send_from_output(
             Path(output_dir),
@@ -219,13 +266,11 @@ def send(
 
 def _known_slugs(reviews_json: Path) -> set[str]:
     try:
-        data = json.loads(reviews_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LinkbacksError(f"{reviews_json}: cannot read the reviews index ({exc}); {BUILD_FIRST}") from None
-    reviews = data.get("reviews") if isinstance(data, dict) else None
-    if not isinstance(reviews, list):
-        raise LinkbacksError(f"{reviews_json}: expected an object with a 'reviews' list; {BUILD_FIRST}")
-    return {r["slug"] for r in reviews if isinstance(r, dict) and isinstance(r.get("slug"), str)}
+        _, reviews = read_reviews_index(reviews_json)
+    except ReviewsIndexError as exc:
+        raise LinkbacksError(f"{exc}; {BUILD_FIRST}") from None
+    return {review.slug for review in reviews}
 
 
-__all__ = ["LinkbacksError", "serve", "list_linkbacks", "set_status", "export", "reverify", "send"]
+__all__ = ["LinkbacksError", "SiteFiles", "site_files", "serve", "list_linkbacks", "set_status", "export",
+           "reverify", "send"]

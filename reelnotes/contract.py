@@ -1,7 +1,20 @@
-"""The ``Linkback`` record and its data files.
+"""The data the site build and the linkbacks service exchange, and nothing else.
 
-Approved linkbacks live in ``content/linkbacks/<review-slug>.json``, one file
-per review, pretty-printed so they can be edited by hand::
+Two files cross the line between them, and this module is the one place that
+says what they hold. Both sides import it; it imports only the standard
+library, so the service never loads the site builder to read them.
+
+``reviews.json`` -- written by the build into the output folder, read by the
+receiver (which reviews accept linkbacks) and by the moderation tools::
+
+    {"site_url": "https://reelnotes.example.org",   # "" in local builds
+     "reviews": [{"slug": "her-2013", "url": "https://…/reviews/her-2013/", "title": "Her"}]}
+
+A review's ``url`` is absolute, or relative to ``site_url`` (local builds).
+
+``content/<FILMREVIEWS_LINKBACKS_PATH>/<review-slug>.json`` -- the approved
+linkbacks of one review, written by ``invoke linkbacks.export`` (or by hand),
+read by the build. Pretty-printed so a person can edit them::
 
     {
       "review": "her-2013",
@@ -19,38 +32,48 @@ per review, pretty-printed so they can be edited by hand::
       ]
     }
 
-``load_linkbacks`` is what the Pelican plugin calls; any problem raises
-``LinkbackDataError`` naming the file, the field, the value and what was
-expected. ``trackback_rdf`` computes the TrackBack auto-discovery comment so
-templates only display it.
+A file that breaks these rules raises ``LinkbackDataError`` naming the file,
+the field, the value and what was expected.
+
+The receiver's routes are part of the contract too: review pages advertise
+them (``endpoint_urls``) and the service answers on them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from markupsafe import Markup, escape
+from reelnotes.files import atomic_write
 
-from .targets import is_http_url
+# --- Record fields ------------------------------------------------------------
 
 KINDS = ("trackback", "pingback", "webmention")
 TYPES = ("mention", "reply", "like", "repost")
+FIELDS = ("id", "kind", "type", "source", "title", "author", "excerpt", "date")
 TITLE_MAX = 200
 AUTHOR_MAX = 100
 EXCERPT_MAX = 280
-FIELDS = ("id", "kind", "type", "source", "title", "author", "excerpt", "date")
-DEFAULT_SUBDIR = "linkbacks"
+MAX_URL_LENGTH = 2048
 
 KIND_LABELS = {"trackback": "Trackback", "pingback": "Pingback"}
 TYPE_LABELS = {"reply": "Reply", "like": "Like", "repost": "Repost", "mention": "Mention"}
+
+# --- The receiver's routes, relative to where it is mounted --------------------
+
+TRACKBACK_ROUTE = "/trackback/"  # + review slug
+PINGBACK_ROUTE = "/pingback"
+WEBMENTION_ROUTE = "/webmention"
+WEBMENTION_STATUS_ROUTE = "/webmention/status/"  # + token
+
+REVIEWS_INDEX = "reviews.json"  # in the build's output folder
 
 
 class LinkbackDataError(ValueError):
@@ -58,9 +81,34 @@ class LinkbackDataError(ValueError):
     file, the field, the bad value and what was expected."""
 
 
-# --- Plain text -------------------------------------------------------------
+class ReviewsIndexError(ValueError):
+    """A reviews.json that cannot be used; the message names the file and the entry."""
+
+
+def is_http_url(value: object) -> bool:
+    """True for an absolute http(s) URL with a host and no credentials or
+    whitespace/control characters, at most MAX_URL_LENGTH long."""
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
+        return False
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and parts.password is None
+    )
+
+
+# --- Display text: what the title, author and excerpt fields may hold ---------------
 
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 class _TextExtractor(HTMLParser):
@@ -96,9 +144,6 @@ def _strip_tags_once(text: str) -> str:
     return "".join(parser.parts)
 
 
-_TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
-
-
 def _drop_controls(text: str) -> str:
     return "".join(
         " " if ch.isspace() else ch
@@ -108,13 +153,14 @@ def _drop_controls(text: str) -> str:
     )
 
 
-def plain_text(value: object, limit: int | None = None) -> str:
-    """``value`` as plain text: tags (also entity-encoded ones such as
-    ``&lt;script&gt;``) stripped, entities decoded, control and bidi-override
-    characters removed, a space after any "<" that could open a tag,
-    whitespace collapsed, and at most ``limit`` characters (cut at a word
-    boundary with an ellipsis). Idempotent: plain_text(plain_text(x)) ==
-    plain_text(x)."""
+def clean_display_text(value: object, limit: int | None = None) -> str:
+    """``value`` as text that is safe to show anywhere, from untrusted input.
+
+    Tags (also entity-encoded ones such as ``&lt;script&gt;``) stripped,
+    entities decoded, control and bidi-override characters removed, a space
+    after any "<" that could open a tag, whitespace collapsed, and at most
+    ``limit`` characters (cut at a word boundary with an ellipsis). The result
+    is never markup, and cleaning it again changes nothing."""
     if value is None:
         return ""
     text = _drop_controls(str(value))
@@ -138,11 +184,13 @@ def plain_text(value: object, limit: int | None = None) -> str:
     return text
 
 
-# --- The record ---------------------------------------------------------------
+# --- The record ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Linkback:
+    """One approved response to a review, as the data files hold it."""
+
     id: int
     kind: str
     type: str
@@ -162,8 +210,6 @@ class Linkback:
         """"Trackback", "Pingback", or for webmentions "Reply", "Like",
         "Repost" or "Mention"."""
         return KIND_LABELS.get(self.kind) or TYPE_LABELS.get(self.type, "Mention")
-
-    kind_label = label
 
     @property
     def display_title(self) -> str:
@@ -190,7 +236,7 @@ class Linkback:
         }
 
     @classmethod
-    def from_dict(cls, item: object, where: str = "linkback") -> "Linkback":
+    def from_dict(cls, item: object, where: str = "linkback") -> Linkback:
         """Validate one data-file entry; ``where`` names it in error messages,
         e.g. ``content/linkbacks/her-2013.json: linkbacks[2]``."""
         if not isinstance(item, dict):
@@ -233,10 +279,10 @@ class Linkback:
                     f"{where}: field '{field}' is {len(value)} characters long, "
                     f"expected at most {limit}"
                 )
-            if plain_text(value) != value:
+            if clean_display_text(value) != value:
                 raise LinkbackDataError(
                     f"{where}: field '{field}' is {_show(value)}, expected plain text "
-                    f"such as {_show(plain_text(value))} (no HTML tags or entities, no '<' "
+                    f"such as {_show(clean_display_text(value))} (no HTML tags or entities, no '<' "
                     "right before a letter, '/', '!' or '?', no control characters, single spaces)"
                 )
         try:
@@ -265,15 +311,12 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-# --- Data files -----------------------------------------------------------------
-
-
-def linkbacks_dir(content_dir: Path, subdir: str = DEFAULT_SUBDIR) -> Path:
-    return Path(content_dir) / subdir
-
-
 def sort_key(linkback: Linkback):
+    """The order of a review's linkbacks: oldest first."""
     return (linkback.date, linkback.id)
+
+
+# --- Approved-records files ------------------------------------------------------------
 
 
 def load_file(path: Path, known_slugs: set[str] | None = None) -> tuple[str, list[Linkback]]:
@@ -332,98 +375,94 @@ def load_file(path: Path, known_slugs: set[str] | None = None) -> tuple[str, lis
     return slug, linkbacks
 
 
-def load_linkbacks(
-    content_dir: Path, known_slugs: set[str], subdir: str = DEFAULT_SUBDIR
-) -> dict[str, list[Linkback]]:
-    """Every ``<content_dir>/<subdir>/*.json`` file, validated: review slug ->
-    linkbacks sorted by date. A missing folder means no linkbacks."""
-    folder = linkbacks_dir(content_dir, subdir)
-    result: dict[str, list[Linkback]] = {}
-    if not folder.is_dir():
-        return result
-    for path in sorted(folder.glob("*.json")):
-        slug, linkbacks = load_file(path, set(known_slugs))
-        result[slug] = linkbacks
-    return result
+def load_folder(folder: Path, known_slugs: set[str]) -> tuple[dict[str, list[Linkback]], list[LinkbackDataError]]:
+    """Every ``<folder>/*.json`` file: review slug -> linkbacks sorted by date,
+    and one error per file that cannot be used (that file is left out). A
+    missing folder means no linkbacks."""
+    folder = Path(folder)
+    by_slug: dict[str, list[Linkback]] = {}
+    errors: list[LinkbackDataError] = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            slug, linkbacks = load_file(path, set(known_slugs))
+        except LinkbackDataError as exc:
+            errors.append(exc)
+            continue
+        by_slug[slug] = linkbacks
+    return by_slug, errors
 
 
 def dump(slug: str, linkbacks: list[Linkback]) -> str:
+    """The text of a data file: pretty-printed, linkbacks in date order."""
     data = {"review": slug, "linkbacks": [lb.to_dict() for lb in sorted(linkbacks, key=sort_key)]}
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def write_file(path: Path, slug: str, linkbacks: list[Linkback]) -> bool:
-    """Atomically write a data file (temp file + os.replace). Returns False
-    when the file already had exactly this content (left untouched)."""
+# --- reviews.json ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One published review in reviews.json."""
+
+    slug: str
+    url: str  # absolute, or relative to the index's site_url
+    title: str
+
+
+def dump_reviews_index(site_url: str, reviews: Iterable[ReviewEntry]) -> str:
+    data = {
+        "site_url": site_url,
+        "reviews": [{"slug": r.slug, "url": r.url, "title": r.title} for r in reviews],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+def write_reviews_index(path: Path, site_url: str, reviews: Iterable[ReviewEntry]) -> None:
+    """Replace reviews.json in one step: a running receiver never reads half of it."""
+    atomic_write(path, dump_reviews_index(site_url, reviews))
+
+
+def parse_reviews_index(data: object, source: str = REVIEWS_INDEX) -> tuple[str, list[ReviewEntry]]:
+    """(site_url, reviews) from the decoded JSON of a reviews.json."""
+    if not isinstance(data, dict) or not isinstance(data.get("reviews"), list):
+        raise ReviewsIndexError(f"{source}: expected an object with a 'reviews' list")
+    site_url = data.get("site_url") or ""
+    if not isinstance(site_url, str):
+        raise ReviewsIndexError(f"{source}: site_url is {_show(site_url)}, expected a string")
+    reviews = []
+    for i, item in enumerate(data["reviews"]):
+        if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+            raise ReviewsIndexError(f"{source}: reviews[{i}] has no 'slug' string")
+        url = item.get("url") or ""
+        if not isinstance(url, str):
+            raise ReviewsIndexError(f"{source}: reviews[{i}].url is not a string")
+        reviews.append(ReviewEntry(item["slug"], url, str(item.get("title") or "")))
+    return site_url.strip(), reviews
+
+
+def read_reviews_index(path: Path) -> tuple[str, list[ReviewEntry]]:
+    """(site_url, reviews) from a reviews.json file; ReviewsIndexError if it cannot be used."""
     path = Path(path)
-    text = dump(slug, linkbacks)
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return True
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReviewsIndexError(f"{path}: cannot read the reviews index ({exc})") from exc
+    return parse_reviews_index(data, str(path))
 
 
-# --- Templates' helpers -------------------------------------------------------------
-
-
-def _comment_safe(value: str) -> str:
-    """Escape for an XML attribute inside an HTML comment: &, <, >, quotes,
-    and every '-' that follows another '-' as a character reference, so the
-    comment cannot be closed or nested ("--", "-->", "--!>") and RDF parsers
-    still read the original value."""
-    text = str(escape(value))  # &amp; &lt; &gt; &#34; &#39;
-    return re.sub(r"-(?=-)", "&#45;", text)  # "---" -> "&#45;&#45;-": never two in a row
-
-
-def trackback_rdf(permalink: str, title: str, ping_url: str) -> Markup:
-    """The TrackBack auto-discovery block for one review, as a complete HTML
-    comment ready to display (Markup, so ``|e`` leaves it intact). Empty when
-    there is no ping URL."""
-    if not ping_url:
-        return Markup("")
-    about = _comment_safe(permalink or "")
-    block = (
-        "<!--\n"
-        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
-        '         xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
-        '         xmlns:trackback="http://madskills.com/public/xml/rss/module/trackback/">\n'
-        "<rdf:Description\n"
-        f'    rdf:about="{about}"\n'
-        f'    dc:identifier="{about}"\n'
-        f'    dc:title="{_comment_safe(plain_text(title))}"\n'
-        f'    trackback:ping="{_comment_safe(ping_url)}" />\n'
-        "</rdf:RDF>\n"
-        "-->"
-    )
-    return Markup(block)
+# --- Where the receiver listens ------------------------------------------------------------
 
 
 def endpoint_urls(receiver_url: str, slug: str) -> dict[str, str]:
     """The three endpoint URLs of a receiver mounted at ``receiver_url`` (e.g.
     ``https://example.org/linkbacks``) for one review; empty strings when no
-    receiver is configured. Matches the routes of ``receiver.LinkbackApp``."""
+    receiver is configured."""
     if not receiver_url:
         return {"trackback_url": "", "pingback_url": "", "webmention_url": ""}
     base = receiver_url.rstrip("/")
     return {
-        "trackback_url": f"{base}/trackback/{slug}",
-        "pingback_url": f"{base}/pingback",
-        "webmention_url": f"{base}/webmention",
+        "trackback_url": f"{base}{TRACKBACK_ROUTE}{slug}",
+        "pingback_url": f"{base}{PINGBACK_ROUTE}",
+        "webmention_url": f"{base}{WEBMENTION_ROUTE}",
     }
