@@ -81,6 +81,19 @@ def _browse(value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def _url_or_off(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _year_pattern(value: Any) -> bool:
+    if value in (None, ""):
+        return True  # off (a URL), or derived from the URL (a save_as)
+    try:
+        return isinstance(value, str) and "{year}" in value and value.format(year=2024) != ""
+    except (KeyError, IndexError, ValueError):
+        return False
+
+
 def is_absolute_url(value: str) -> bool:
     """An http(s) address with a host: what feeds, sitemaps and endpoints need."""
     parts = urlsplit(value or "")
@@ -123,6 +136,17 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("FILMREVIEWS_BROWSE", BROWSE_DEFAULTS,
             "a dict such as {'genre_url': 'genres/{slug}/'}", _browse),
     Setting("FILMREVIEWS_RELATED_REVIEWS", 4, "a whole number from 0 up", lambda v: _whole(v, 0)),
+    # Stats pages: every year, and one per year of watching. None for a
+    # save_as means "from the URL" ("stats/" -> "stats/index.html").
+    Setting("FILMREVIEWS_STATS_URL", "stats/",
+            "a URL such as 'stats/', or '' for no stats pages", _url_or_off),
+    Setting("FILMREVIEWS_STATS_SAVE_AS", None,
+            "a file in the output such as 'stats/index.html', or None to follow the URL", _url_or_off),
+    Setting("FILMREVIEWS_STATS_YEAR_URL", "stats/{year}/",
+            "a pattern with {year}, e.g. 'stats/{year}/', or '' for no year pages", _year_pattern),
+    Setting("FILMREVIEWS_STATS_YEAR_SAVE_AS", None,
+            "a pattern with {year}, e.g. 'stats/{year}/index.html', or None to follow the URL",
+            _year_pattern),
     # Feeds
     Setting("FILMREVIEWS_GENRE_FEED_ATOM", "feeds/genres/{slug}.atom.xml",
             "a path with {slug}, e.g. 'feeds/genres/{slug}.atom.xml', or None for no genre feeds",
@@ -204,6 +228,22 @@ def browse_patterns(settings: Mapping[str, Any],
         if not merged[key]:
             merged[save_key] = ""
     return merged
+
+
+def stats_patterns(settings: Mapping[str, Any],
+                   problems: list[SettingProblem] | None = None) -> dict[str, str]:
+    """Where the stats pages go: `url` and `save_as` of the page for every year,
+    `year_url` and `year_save_as` (patterns with {year}) of the year pages. An
+    empty `url` turns every stats page off; an empty `year_url` the year pages."""
+    url = setting(settings, "FILMREVIEWS_STATS_URL", problems) or ""
+    year_url = setting(settings, "FILMREVIEWS_STATS_YEAR_URL", problems) or ""
+    save_as = setting(settings, "FILMREVIEWS_STATS_SAVE_AS", problems) or save_as_for(url)
+    year_save_as = setting(settings, "FILMREVIEWS_STATS_YEAR_SAVE_AS", problems) or save_as_for(year_url)
+    if not url:
+        return {"url": "", "save_as": "", "year_url": "", "year_save_as": ""}
+    if not year_url:
+        year_save_as = ""
+    return {"url": url, "save_as": save_as, "year_url": year_url, "year_save_as": year_save_as}
 
 
 def port_number(value: Any, name: str = "--port") -> int:
