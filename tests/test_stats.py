@@ -30,21 +30,17 @@ from bs4 import BeautifulSoup
 
 from benchmarks import corpus
 from blogtools.build import build_site
-from tests.site_copy import site_with_reviews
-from tests.site_fixture import serve
-
-# The theme's browser tests own the Chromium and axe fixtures; this module uses them too.
-from tests.test_browser import (  # noqa: F401
+from tests.browser import (
     BACKGROUND_LUMINANCE,
     DESKTOP,
     PHONE,
     SCREENSHOTS,
     SMALLEST_PHONE,
-    axe,
-    browser,
     load_lazy_images,
     violations,
 )
+from tests.site_copy import site_with_reviews
+from tests.site_fixture import serve
 from tests.test_theme_html import VNU_JAR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -604,7 +600,7 @@ STATS_PAGES = {"stats-sample": ("sample", "stats/"), "stats-sample-2026": ("samp
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_stats_pages_pass_axe_and_fit_every_width_in_both_schemes(browser, axe, sites, scheme):  # noqa: F811
+def test_stats_pages_pass_axe_and_fit_every_width_in_both_schemes(browser, axe, sites, scheme):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(color_scheme=scheme, viewport={"width": DESKTOP, "height": 900})
     page_ = context.new_page()
@@ -634,7 +630,7 @@ def test_stats_pages_pass_axe_and_fit_every_width_in_both_schemes(browser, axe, 
     assert fills == {accent}
 
 
-def test_charts_print_in_black_on_white_without_the_tables(browser, sites):  # noqa: F811
+def test_charts_print_in_black_on_white_without_the_tables(browser, sites):
     context = browser.new_context(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi
     page_ = context.new_page()
     page_.goto(sites["sample"] + "stats/", wait_until="load")
@@ -646,7 +642,7 @@ def test_charts_print_in_black_on_white_without_the_tables(browser, sites):  # n
 
 
 
-def test_chart_links_are_reached_with_the_keyboard_and_show_focus(browser, sites):  # noqa: F811
+def test_chart_links_are_reached_with_the_keyboard_and_show_focus(browser, sites):
     context = browser.new_context(viewport={"width": DESKTOP, "height": 900})
     page_ = context.new_page()
     page_.goto(sites["sample"] + "stats/", wait_until="load")
