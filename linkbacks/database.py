@@ -28,39 +28,31 @@ import sqlite3
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-POSTGRES_SCHEMES = ("postgresql", "postgres")
+from reelnotes.settings import is_database_url, redact_database_url
+
 # pg_advisory_xact_lock key of the schema migrations: any constant, the same
-# in every instance ("reelnotes" in ASCII).
+# in every instance ("reelnote" in ASCII).
 MIGRATION_LOCK = 0x7265656C6E6F7465
 
 
 class DatabaseError(Exception):
     """The database cannot be reached or is not one the store can use. The
-    message names the location (never a password) and the reason."""
+    message names the location (never a password) and the ``reason``."""
+
+    def __init__(self, location: Any, reason: str):
+        self.reason = " ".join(reason.split())  # libpq's messages span lines
+        super().__init__(f"{redact(location)}: {self.reason}")
 
 
-def is_database_url(location: Any) -> bool:
-    """True for a ``postgresql://`` (or ``postgres://``) URL, False for a path."""
-    return str(location).split("://", 1)[0].lower() in POSTGRES_SCHEMES and "://" in str(location)
+def reason(exc: BaseException) -> str:
+    """What went wrong, on one line, without the location."""
+    return getattr(exc, "reason", None) or " ".join(str(exc).split())
 
 
 def redact(location: Any) -> str:
-    """The location for messages and logs: a URL's password becomes ``***``
-    (in the user part and in a ``password=`` query parameter)."""
-    text = str(location)
-    if not is_database_url(text):
-        return text
-    parts = urlsplit(text)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The location for messages and logs, without a URL's password."""
+    return redact_database_url(str(location))
 
 
 @lru_cache(maxsize=512)
@@ -198,8 +190,8 @@ def apply_migrations(conn, dialect, migrations) -> int:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
         current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
         if current > len(migrations):
-            raise DatabaseError(f"the database's schema is version {current}, newer than this code's "
-                                f"{len(migrations)}: upgrade this instance like the others")
+            raise DatabaseError("", f"its schema is version {current}, newer than this code's "
+                                    f"{len(migrations)}: upgrade this instance like the others")
         for number in range(current + 1, len(migrations) + 1):
             migration = migrations[number - 1]
             if callable(migration):

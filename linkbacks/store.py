@@ -187,7 +187,7 @@ class Store:
         except self.dialect.errors as exc:
             if not self.dialect.shared:
                 raise  # SQLite: the file's own error says it best
-            raise DatabaseError(f"{redact(self.path)}: cannot connect ({' '.join(str(exc).split())})") from None
+            raise DatabaseError(self.path, f"cannot connect ({exc})") from None
 
     @contextmanager
     def _connection(self):
@@ -253,7 +253,10 @@ class Store:
             try:
                 if not self.dialect.shared:
                     conn.execute("PRAGMA journal_mode = WAL")
-                apply_migrations(conn, self.dialect, MIGRATIONS)
+                try:
+                    apply_migrations(conn, self.dialect, MIGRATIONS)
+                except DatabaseError as exc:
+                    raise DatabaseError(self.path, exc.reason) from None
             finally:
                 conn.close()
             self._initialised = True
