@@ -39,10 +39,10 @@ class Quiet(WSGIRequestHandler):
         pass
 
 
-def test_application_from_the_environment_serves_behind_a_proxy(tmp_path, monkeypatch):
+def test_application_from_the_environment_serves_behind_a_proxy(tmp_path, monkeypatch, backend, new_database):
     wsgi = import_wsgi(
         monkeypatch,
-        LINKBACKS_DB=str(tmp_path / "linkbacks.sqlite3"),
+        LINKBACKS_DB=str(new_database(backend)),
         LINKBACKS_REVIEWS_JSON=str(write_reviews_json(tmp_path / "reviews.json")),
         LINKBACKS_SITE_URL=SITE,
         LINKBACKS_BASE_PATH="/linkbacks",
@@ -108,6 +108,28 @@ def test_a_database_or_reviews_index_that_cannot_be_used_stops_the_import(tmp_pa
         import_wsgi(monkeypatch, **{**good, "LINKBACKS_REVIEWS_JSON": str(broken)})
     assert str(info.value).startswith(f"LINKBACKS_REVIEWS_JSON: '{broken}': expected a readable reviews.json")
     assert not (tmp_path / "db.sqlite3").exists()
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("postgresql://reelnotes:hunter2@127.0.0.1:{port}/nope?password=hunter2",
+     "LINKBACKS_DB: 'postgresql://reelnotes:***@127.0.0.1:{port}/nope?password=***': "
+     "expected a reachable PostgreSQL database (connection failed: "),
+    ("mysql://reelnotes:hunter2@db.example.org/reelnotes",
+     "LINKBACKS_DB: 'mysql://reelnotes:***@db.example.org/reelnotes': expected the receiver's database: "
+     "an SQLite file, e.g. 'linkbacks.sqlite3', or a PostgreSQL URL"),
+    ("postgresql://reelnotes:hunter2@db.example.org:port/reelnotes",
+     "LINKBACKS_DB: 'postgresql://reelnotes:***@db.example.org:port/reelnotes': expected the receiver's database"),
+])
+def test_a_database_url_that_cannot_be_used_is_named_without_its_password(tmp_path, monkeypatch, postgres, value,
+                                                                          expected):
+    dead_port = postgres.port + 1 if postgres.port < 65535 else postgres.port - 1  # nothing listens there
+    variables = {"LINKBACKS_DB": value.format(port=dead_port),
+                 "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")),
+                 "LINKBACKS_SITE_URL": SITE}
+    with pytest.raises(ValueError) as info:
+        import_wsgi(monkeypatch, **variables)
+    assert str(info.value).startswith(expected.format(port=dead_port))
+    assert "hunter2" not in str(info.value) and "\n" not in str(info.value)
 
 
 def _fresh_python(code: str, environ: dict) -> dict:
