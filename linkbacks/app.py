@@ -110,6 +110,7 @@ class LinkbackApp:
 
     def close(self) -> None:
         self.queue.close()
+        self.store.close()  # idle connections; the store opens new ones if used again
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every queued webmention has been processed."""
