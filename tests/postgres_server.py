@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 SUPERUSER = "reelnotes"
+FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 INSTALL_HINT = ("PostgreSQL's server programs (initdb, pg_ctl) are not installed: "
                 "apt-get install postgresql (bash bootstrap.sh test does)")
 
@@ -73,7 +74,9 @@ class PostgresServer:
         return subprocess.run(command, check=True, capture_output=True, text=True, cwd=self.folder, **kwargs)
 
     @classmethod
-    def start(cls, folder: Path | None = None) -> PostgresServer:
+    def start(cls, folder: Path | None = None, settings: dict | None = None) -> PostgresServer:
+        """A new cluster; ``settings``: server settings (default ``FAST``:
+        nothing is flushed to disk -- a throwaway database)."""
         bindir = server_bindir()
         folder = Path(folder or tempfile.mkdtemp(prefix="reelnotes-pg-"))
         run_as = None
@@ -84,8 +87,9 @@ class PostgresServer:
         try:
             server._run("initdb", "-D", str(server.data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
                         "--locale=C.UTF-8", "--no-sync")
-            options = (f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+            chosen = {"max_connections": "200", **(FAST if settings is None else settings)}
+            options = f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 " + " ".join(
+                f"-c {name}={value}" for name, value in chosen.items())
             server._run("pg_ctl", "-D", str(server.data), "-l", str(folder / "server.log"), "-w", "-t", "60",
                         "-o", options, "start")
         except subprocess.CalledProcessError as exc:
