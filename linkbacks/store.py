@@ -93,7 +93,12 @@ CREATE INDEX IF NOT EXISTS rate_limits_tat ON rate_limits (tat);
 
 # The schema, as the steps that build it: append a step for every change
 # (never edit one that has shipped). A step is SQL text or a function
-# (conn, dialect) -- see linkbacks.database.apply_migrations.
+# (conn, dialect) -- see linkbacks.database.apply_migrations. For example:
+#   a column:  "ALTER TABLE linkbacks ADD COLUMN website TEXT NOT NULL DEFAULT ''",
+#              plus a field with that default on StoredLinkback (rows are read with SELECT *);
+#   a table:   "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, ...)";
+#   what the two databases spell differently: a function that branches on
+#              dialect.name ("sqlite" / "postgresql").
 MIGRATIONS = (SCHEMA, SHARED_QUEUE_AND_LIMITS)
 MAX_ATTEMPTS = 3  # claims of one webmention before it counts as failed
 
