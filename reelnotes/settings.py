@@ -15,11 +15,12 @@ the tasks and the service stop with the message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from reelnotes.contract import is_http_url
 
@@ -101,19 +102,13 @@ def redact_database_url(value: str) -> str:
     part or a ``password=`` parameter) becomes ``***``; anything else as is."""
     if "://" not in value:
         return value
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return value.split("://", 1)[0] + "://***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = "&".join(("password=***" if part.lower().startswith("password=") else part)
-                     for part in parts.query.split("&")) if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    scheme, rest = value.split("://", 1)
+    head, question, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")  # the last @: a password may hold one
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+    return f"{scheme}://{userinfo}{at}{host}{question}{query}"
 
 
 def _database(value: Any) -> bool:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -174,3 +175,22 @@ def test_no_module_of_the_service_imports_pelican_pillow_or_the_plugin(tmp_path)
     assert {"linkbacks.cli", "linkbacks.app", "linkbacks.store", "linkbacks.wsgi",
             "linkbacks.protocols.webmention"} <= set(report["modules"])
     assert report["heavy"] == []
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("postgresql://reelnotes:s3cret@db.example.org:5432/reelnotes",
+     "postgresql://reelnotes:***@db.example.org:5432/reelnotes"),
+    ("postgres://reelnotes@db.example.org/reelnotes?sslmode=require&password=s3cret",
+     "postgres://reelnotes@db.example.org/reelnotes?sslmode=require&password=***"),
+    ("postgresql://reelnotes:p@ss:w@db.example.org/reelnotes", "postgresql://reelnotes:***@db.example.org/reelnotes"),
+    ("postgresql:///reelnotes?host=/var/run/postgresql", "postgresql:///reelnotes?host=/var/run/postgresql"),
+    ("/srv/reelnotes/linkbacks.sqlite3", "/srv/reelnotes/linkbacks.sqlite3"),
+])
+def test_a_database_setting_is_a_file_or_a_postgresql_url_and_is_shown_without_a_password(value, shown):
+    from reelnotes.settings import database_location, redact_database_url
+
+    location = database_location(value, "LINKBACKS_DB", root="/site")
+    assert str(location) == value if "://" in value else location == Path(value)
+    assert redact_database_url(value) == shown
+    relative = database_location("data/linkbacks.sqlite3", "FILMREVIEWS_LINKBACKS_DB", root="/site")
+    assert relative == Path("/site/data/linkbacks.sqlite3")
