@@ -37,6 +37,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -214,10 +215,13 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="linkbacks-scale-"))
     common = dict(pings=args.pings, clients=args.clients, workdir=workdir, lease=args.lease,
                   verify_delay=args.verify_delay)
-    ok = run("sqlite-1", workdir / "linkbacks.sqlite3", 1, **common)
-    with PostgresServer.start(settings={"synchronous_commit": "off"}) as postgres:
-        ok &= run("postgresql-2", postgres.new_database("scale"), 2, **common)
-        ok &= run("postgresql-2-kill", postgres.new_database("kill"), 2, kill_at=0.5, **common)
+    try:
+        ok = run("sqlite-1", workdir / "linkbacks.sqlite3", 1, **common)
+        with PostgresServer.start(settings={"synchronous_commit": "off"}) as postgres:
+            ok &= run("postgresql-2", postgres.new_database("scale"), 2, **common)
+            ok &= run("postgresql-2-kill", postgres.new_database("kill"), 2, kill_at=0.5, **common)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nload after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     return 0 if ok else 1
 
