@@ -20,6 +20,10 @@ messages are fixed strings: nothing from the request is echoed back.
 Making a ``LinkbackApp`` opens its store, reads ``reviews.json`` and starts
 the webmention worker threads; ``close()`` stops them. (``linkbacks.wsgi``
 makes one only when the first request arrives.)
+
+Several instances can share one PostgreSQL database: duplicates are the
+store's UNIQUE constraint, the rate limits are rows in it
+(``limits.SharedRateLimiter``) and so is the webmention queue (``workers``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 from reelnotes.contract import PINGBACK_ROUTE, TRACKBACK_ROUTE, WEBMENTION_ROUTE, WEBMENTION_STATUS_ROUTE
 
 from . import fetch
-from .limits import RateLimit, RateLimiter
+from .limits import RateLimit, RateLimiter, SharedRateLimiter
 from .protocols import pingback, trackback, webmention
 from .store import Store
 from .targets import ReloadingReviewsIndex
@@ -43,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Config:
-    db_path: Path
+    db_path: Path | str  # an SQLite file, or a postgresql:// URL (a str)
     reviews_json: Path
     site_url: str = ""
     allow_loopback: bool = False  # tests only: lets sources live on 127.0.0.1/::1
@@ -53,8 +57,15 @@ class Config:
     status_limit: RateLimit = RateLimit(120, 60.0)  # status look-ups per client IP
     fetch_timeout: float = fetch.DEFAULT_TIMEOUT
     fetch_max_bytes: int = fetch.DEFAULT_MAX_BYTES
-    webmention_workers: int = 2
+    webmention_workers: int = 2  # 0: this instance only accepts; others verify
     max_queued_webmentions: int = 1000  # beyond this, 503 until the workers catch up
+    # A claimed webmention whose instance has not answered within this many
+    # seconds (it died) is taken by another; longer than one verification.
+    webmention_lease: float = 60.0
+    webmention_poll: float = 1.0  # how often idle workers look for others' webmentions
+    # Rate limits in the database, shared by every instance; None: when the
+    # store is shared (PostgreSQL), else in this process's memory.
+    shared_limits: bool | None = None
     trust_forwarded_for: bool = False  # only behind a proxy that sets X-Forwarded-For
     # Public path prefix of the receiver when a proxy mounts it without setting
     # SCRIPT_NAME, e.g. "/linkbacks": status URLs become /linkbacks/webmention/status/...
@@ -78,20 +89,28 @@ class LinkbackApp:
         index = self.reviews.get()  # a broken reviews.json fails here, at start-up
         if not index.reviews:
             logger.warning("%s: no reviews (yet); every ping will be refused", config.reviews_json)
-        self.ip_limiter = RateLimiter(config.ip_limit)
-        self.pair_limiter = RateLimiter(config.pair_limit)
-        self.status_limiter = RateLimiter(config.status_limit)
+        shared = self.store.shared if config.shared_limits is None else config.shared_limits
+        limiter = (lambda name, limit: SharedRateLimiter(self.store, name, limit)) if shared else (
+            lambda name, limit: RateLimiter(limit))
+        self.ip_limiter = limiter("ip", config.ip_limit)
+        self.pair_limiter = limiter("pair", config.pair_limit)
+        self.status_limiter = limiter("status", config.status_limit)
         self.queue = WorkQueue(
             handle=lambda token: webmention.process(self, token),
             on_failure=lambda token: self.store.finish_request(token, "failed"),
+            claim=lambda worker: self.store.claim_request(worker, config.webmention_lease),
+            count_queued=self.store.count_queued,
+            release=self.store.release_requests,
             workers=config.webmention_workers,
             max_queued=config.max_queued_webmentions,
+            poll_interval=config.webmention_poll,
         )
-        # Webmentions a previous run left queued are verified first.
-        self.queue.start(request.token for request in self.store.queued_requests())
+        # Webmentions left queued (by a previous run, or another instance) are claimed from the database.
+        self.queue.start()
 
     def close(self) -> None:
         self.queue.close()
+        self.store.close()  # idle connections; the store opens new ones if used again
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every queued webmention has been processed."""

@@ -13,7 +13,6 @@ exit 1.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,10 +27,11 @@ from reelnotes.contract import (
     clean_display_text,
     read_reviews_index,
 )
-from reelnotes.settings import SettingProblem, default, port_number, setting, url_path
+from reelnotes.settings import SettingProblem, database_location, default, port_number, setting, url_path
 
 from . import moderation
 from .app import Config
+from .database import database_errors, reason, redact
 from .fetch import Fetcher
 from .sender import send_from_output
 from .server import serve as _serve
@@ -51,7 +51,7 @@ class SiteFiles:
     the site's settings; what the settings leave out is the default in
     ``reelnotes.settings``."""
 
-    db: Path
+    db: Path | str  # an SQLite file, or a postgresql:// URL
     sent_cache: Path
     port: int
     content: Path
@@ -74,7 +74,7 @@ def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the 
     try:
         endpoint = setting(settings, "FILMREVIEWS_LINKBACKS_ENDPOINT")
         return SiteFiles(
-            db=root / setting(settings, "FILMREVIEWS_LINKBACKS_DB"),
+            db=database_location(setting(settings, "FILMREVIEWS_LINKBACKS_DB"), "FILMREVIEWS_LINKBACKS_DB", root),
             sent_cache=root / setting(settings, "FILMREVIEWS_LINKBACKS_SENT_CACHE"),
             port=setting(settings, "FILMREVIEWS_LINKBACKS_PORT"),
             content=root / settings["PATH"],
@@ -90,16 +90,18 @@ def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the 
 
 @contextmanager
 def _opened(db: str | Path):
-    """The store at ``db``; a file that is not an SQLite database (or cannot
-    be opened) becomes a LinkbacksError naming it."""
+    """The store at ``db``; a file that is not an SQLite database, or a
+    database that cannot be reached, becomes a LinkbacksError naming it
+    (without a password)."""
     store = None
+    db = _option(database_location, db, "--db")
     try:
         store = Store(db)
         yield store
-    except (sqlite3.DatabaseError, OSError) as exc:
+    except (*database_errors(), OSError) as exc:
         raise LinkbacksError(
-            f"{db}: cannot use this linkbacks database ({exc}); expected the SQLite file "
-            "`invoke linkbacks.serve` writes (FILMREVIEWS_LINKBACKS_DB, or --db)"
+            f"{redact(db)}: cannot use this linkbacks database ({reason(exc)}); expected the SQLite file "
+            "`invoke linkbacks.serve` writes or a reachable postgresql:// URL (FILMREVIEWS_LINKBACKS_DB, or --db)"
         ) from None
     finally:
         if store is not None:
@@ -138,7 +140,8 @@ def serve(
     ``trust_forwarded_for``: the client address is the last X-Forwarded-For
     entry (only behind a proxy that sets it)."""
     port = _option(port_number, port, "--port")
-    config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
+    db = _option(database_location, db, "--db")
+    config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
                     allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
                     trust_forwarded_for=bool(trust_forwarded_for))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -148,8 +151,8 @@ def serve(
         _serve(config, host, port)
     except ValueError as exc:  # reviews.json that cannot be read at start-up
         raise LinkbacksError(f"{exc}; {BUILD_FIRST}") from None
-    except sqlite3.DatabaseError as exc:
-        raise LinkbacksError(f"{db}: cannot use this linkbacks database ({exc})") from None
+    except database_errors() as exc:
+        raise LinkbacksError(f"{redact(db)}: cannot use this linkbacks database ({reason(exc)})") from None
     except OSError as exc:
         raise LinkbacksError(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}; "

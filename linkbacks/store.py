@@ -1,26 +1,41 @@
-"""The SQLite store of received linkbacks.
+"""The store of received linkbacks: an SQLite file (the default) or a
+PostgreSQL database (a ``postgresql://`` URL) that several receiver
+instances share. ``linkbacks.database`` is what differs between the two;
+the SQL here is written once for both (its rules are in that module).
 
 One row per (review slug, source) -- the UNIQUE constraint is what makes a
-second ping for the same pair a duplicate, also under concurrency. Every
-operation opens its own short-lived connection (WAL mode, busy timeout,
+second ping for the same pair a duplicate, also under concurrency and
+across instances. Every operation borrows a connection from a small pool
+and runs in its own short transaction (SQLite: WAL mode, busy timeout,
 ``BEGIN IMMEDIATE`` for writes), so the store is safe to share between the
-receiver's threads and with other processes (the moderation CLI).
+receiver's threads, with other processes (the moderation CLI) and, on
+PostgreSQL, with other instances.
+
+The schema is ``MIGRATIONS``, applied on start by ``Store.init``: each
+entry once, in order, recorded in ``schema_version``; two instances
+starting together apply them once.
 
 Webmentions are verified asynchronously; each request gets a row in
-``webmention_requests`` with an unguessable token for its status URL.
+``webmention_requests`` with an unguessable token for its status URL. The
+row is the queue: any instance's worker claims it (``claim_request``) for a
+lease, and a claim whose instance died runs out and is taken again.
+
+Rate limits shared by instances are rows of ``rate_limits`` (``rate_limit``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reelnotes.contract import Linkback
+
+from .database import DatabaseError, apply_migrations, dialect_for, redact
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 REQUEST_STATES = ("queued", "verified", "failed")
@@ -57,6 +72,35 @@ CREATE TABLE IF NOT EXISTS webmention_requests (
 );
 CREATE INDEX IF NOT EXISTS webmention_requests_state ON webmention_requests (state);
 """
+
+# Several instances: the webmention queue's leases, and rate limits kept in
+# the database (one row per limit and key: a token bucket as the time it is
+# full again, "tat"; see Store.rate_limit).
+SHARED_QUEUE_AND_LIMITS = """
+ALTER TABLE webmention_requests ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE webmention_requests ADD COLUMN claimed_at TEXT;
+ALTER TABLE webmention_requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS webmention_requests_queue ON webmention_requests (state, received);
+CREATE TABLE IF NOT EXISTS rate_limits (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    tat DOUBLE PRECISION NOT NULL,
+    allowed INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (name, key)
+);
+CREATE INDEX IF NOT EXISTS rate_limits_tat ON rate_limits (tat);
+"""
+
+# The schema, as the steps that build it: append a step for every change
+# (never edit one that has shipped). A step is SQL text or a function
+# (conn, dialect) -- see linkbacks.database.apply_migrations. For example:
+#   a column:  "ALTER TABLE linkbacks ADD COLUMN website TEXT NOT NULL DEFAULT ''",
+#              plus a field with that default on StoredLinkback (rows are read with SELECT *);
+#   a table:   "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, ...)";
+#   what the two databases spell differently: a function that branches on
+#              dialect.name ("sqlite" / "postgresql").
+MIGRATIONS = (SCHEMA, SHARED_QUEUE_AND_LIMITS)
+MAX_ATTEMPTS = 3  # claims of one webmention before it counts as failed
 
 
 class DuplicateLinkback(Exception):
@@ -115,28 +159,40 @@ class WebmentionRequest:
     linkback_id: int | None
     received: str
     updated: str
+    claimed_by: str = ""  # the worker holding it, while its lease lasts
+    claimed_at: str | None = None
+    attempts: int = 0
 
 
 class Store:
+    """``path``: an SQLite file, or a ``postgresql://`` URL."""
+
     def __init__(self, path: Path | str, timeout: float = 30.0, pool_size: int = 8):
         self.path = str(path)
+        self.dialect = dialect_for(self.path)
         self.timeout = timeout
         self.pool_size = pool_size
-        self._pool: list[sqlite3.Connection] = []
+        self._pool: list = []
         self._pool_lock = threading.Lock()
         self._init_lock = threading.Lock()
         self._initialised = False
         self.init()
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+    @property
+    def shared(self) -> bool:
+        """True when other instances may use this database (PostgreSQL)."""
+        return self.dialect.shared
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.path)!r})"
+
+    def _connect(self):
+        try:
+            return self.dialect.connect(self.path, self.timeout)
+        except self.dialect.errors as exc:
+            if not self.dialect.shared:
+                raise  # SQLite: the file's own error says it best
+            raise DatabaseError(self.path, f"cannot connect ({exc})") from None
 
     @contextmanager
     def _connection(self):
@@ -150,13 +206,13 @@ class Store:
         healthy = True
         try:
             yield conn
-        except sqlite3.IntegrityError:
+        except self.dialect.integrity_errors:
             raise  # a constraint said no; the connection is fine
-        except sqlite3.Error:
+        except self.dialect.errors:
             healthy = False
             raise
         finally:
-            if healthy and not conn.in_transaction:
+            if healthy and not getattr(conn, "closed", False) and not conn.in_transaction:
                 with self._pool_lock:
                     if len(self._pool) < self.pool_size:
                         self._pool.append(conn)
@@ -181,11 +237,14 @@ class Store:
         acquired up front, so concurrent writers (threads or processes) queue
         on busy_timeout instead of failing on a read-to-write upgrade."""
         with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(self.dialect.begin_write)
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except self.dialect.errors:
+                    pass  # the connection broke: no transaction is left, and it is not reused
                 raise
             conn.execute("COMMIT")
 
@@ -193,12 +252,16 @@ class Store:
         with self._init_lock:
             if self._initialised:
                 return
-            if self.path != ":memory:":
+            if not self.dialect.shared and self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = self._connect()
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(SCHEMA)
+                if not self.dialect.shared:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                try:
+                    apply_migrations(conn, self.dialect, MIGRATIONS)
+                except DatabaseError as exc:
+                    raise DatabaseError(self.path, exc.reason) from None
             finally:
                 conn.close()
             self._initialised = True
@@ -222,21 +285,18 @@ class Store:
     ) -> int:
         """Insert a linkback; raises DuplicateLinkback for a known (review, source)."""
         stamp = received or now_iso()
-        try:
-            with self._write() as conn:
-                cur = conn.execute(
-                    "INSERT INTO linkbacks (review, source, target, kind, type, title, author,"
-                    " excerpt, status, client_ip, received, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (review, source, target, kind, type, title, author, excerpt, status,
-                     client_ip, stamp, stamp),
-                )
-                return cur.lastrowid
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
-                raise
-            existing = self.find(review, source)
-            raise DuplicateLinkback(existing.id if existing else None) from None
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT INTO linkbacks (review, source, target, kind, type, title, author,"
+                " excerpt, status, client_ip, received, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (review, source, target, kind, type, title, author, excerpt, status,
+                 client_ip, stamp, stamp),
+            ).fetchall()
+        if inserted:
+            return inserted[0][0]
+        existing = self.find(review, source)
+        raise DuplicateLinkback(existing.id if existing else None)
 
     def get(self, linkback_id: int) -> StoredLinkback | None:
         with self._read() as conn:
@@ -309,6 +369,53 @@ class Store:
                 (state, linkback_id, now_iso(), token),
             )
 
+    def claim_request(self, worker: str, lease: float, max_attempts: int = MAX_ATTEMPTS) -> str | None:
+        """Take the oldest queued webmention nobody holds (or whose holder's
+        lease of ``lease`` seconds ran out: that instance died) for
+        ``worker``; its token, or None when there is nothing to do. Two
+        workers, in any instances, never get the same row while a lease
+        lasts. A webmention claimed ``max_attempts`` times without an answer
+        is failed."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        stamp, expired = now.isoformat(), (now - timedelta(seconds=lease)).isoformat()
+        waiting = "state = 'queued' AND (claimed_at IS NULL OR claimed_at < ?)"
+        with self._read() as conn:  # most polls find nothing: no write lock for them
+            waiting_row = conn.execute(f"SELECT 1 FROM webmention_requests WHERE {waiting} LIMIT 1", (expired,))
+            if waiting_row.fetchone() is None:
+                return None
+        with self._write() as conn:
+            claimed = conn.execute(
+                "UPDATE webmention_requests SET claimed_by = ?, claimed_at = ?, attempts = attempts + 1"
+                " WHERE token = (SELECT token FROM webmention_requests"
+                f" WHERE {waiting} AND attempts < ? ORDER BY received, token LIMIT 1{self.dialect.skip_locked})"
+                " RETURNING token",
+                (worker, stamp, expired, max_attempts),
+            ).fetchall()
+            if not claimed:
+                conn.execute(
+                    f"UPDATE webmention_requests SET state = 'failed', updated = ? WHERE {waiting} AND attempts >= ?",
+                    (stamp, expired, max_attempts),
+                )
+        return claimed[0][0] if claimed else None
+
+    def release_requests(self, worker: str) -> int:
+        """Give back what ``worker`` claimed and has not finished (it is
+        stopping), so another worker takes it now rather than after the lease."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE webmention_requests SET claimed_by = '', claimed_at = NULL, attempts = attempts - 1"
+                " WHERE claimed_by = ? AND state = 'queued'",
+                (worker,),
+            ).rowcount
+
+    def count_queued(self, up_to: int = 1_000_000) -> int:
+        """How many webmentions wait for verification (counting stops at ``up_to``)."""
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM webmention_requests WHERE state = 'queued' LIMIT ?) waiting",
+                (up_to,),
+            ).fetchone()[0]
+
     def queued_requests(self) -> list[WebmentionRequest]:
         with self._read() as conn:
             rows = conn.execute(
@@ -335,12 +442,56 @@ class Store:
             return "rejected"
         return {"pending": "verified", "approved": "approved"}.get(status, "rejected")
 
+    # --- rate limits shared by instances -------------------------------------------
+
+    def rate_limit(self, name: str, key: str, requests: int, per_seconds: float, now: float) -> bool:
+        """One request for ``key`` under the limit ``name`` (``requests`` per
+        ``per_seconds``, bursts allowed): True if it may go ahead. A token
+        bucket kept as the time it is full again (GCRA), updated in one
+        statement, so instances sharing the database share the limit."""
+        interval = per_seconds / requests
+        burst_end = now + (requests - 1) * interval
+        key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO rate_limits (name, key, tat, allowed) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (name, key) DO UPDATE SET"
+                " allowed = CASE WHEN rate_limits.tat <= ? THEN 1 ELSE 0 END,"
+                " tat = CASE WHEN rate_limits.tat > ? THEN rate_limits.tat"
+                "   WHEN rate_limits.tat > ? THEN rate_limits.tat + ? ELSE ? END"
+                " RETURNING allowed",
+                (name, key, now + interval, burst_end, burst_end, now, interval, now + interval),
+            ).fetchall()
+        return bool(row[0][0])
+
+    def forget_rate_limits(self, now: float) -> int:
+        """Drop the buckets that are full again (as good as absent)."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM rate_limits WHERE tat < ?", (now,)).rowcount
+
     # --- maintenance ---------------------------------------------------------------
 
     def integrity_check(self) -> str:
+        """"ok", or what is wrong. SQLite: PRAGMA integrity_check. PostgreSQL
+        (which guards its own pages): the store's own invariants -- one row
+        per (review, source), every request's linkback exists."""
         with self._read() as conn:
-            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+            if not self.dialect.shared:
+                return conn.execute("PRAGMA integrity_check").fetchone()[0]
+            twice = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM linkbacks GROUP BY review, source HAVING count(*) > 1) t"
+            ).fetchone()[0]
+            orphans = conn.execute(
+                "SELECT count(*) FROM webmention_requests r WHERE r.linkback_id IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM linkbacks l WHERE l.id = r.linkback_id)"
+            ).fetchone()[0]
+        problems = [f"{twice} (review, source) pairs stored twice"] * bool(twice)
+        problems += [f"{orphans} requests pointing at no linkback"] * bool(orphans)
+        return "; ".join(problems) or "ok"
 
     def journal_mode(self) -> str:
+        """SQLite's journal mode ("wal"); "postgresql" for PostgreSQL."""
+        if self.dialect.shared:
+            return self.dialect.name
         with self._read() as conn:
             return conn.execute("PRAGMA journal_mode").fetchone()[0]
