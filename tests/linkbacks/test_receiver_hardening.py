@@ -1,0 +1,210 @@
+"""What a hostile test run found in the receiver, each reproduced over real
+HTTP on 127.0.0.1 against a real SQLite store: TrackBack without a
+Content-Type, truncated and slow-drip bodies, one page stored many times
+under different spellings, and invisible characters in names and titles."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+
+from linkbacks.limits import RateLimit
+from linkbacks import targets
+from reelnotes.contract import clean_display_text
+from tests.linkbacks.support import HER, pingback, post_form, request, start_receiver, xmlrpc_result
+
+
+@pytest.fixture(scope="module")
+def receiver(tmp_path_factory):
+    running = start_receiver(tmp_path_factory.mktemp("hardening"))
+    yield running
+    running.stop()
+
+
+def raw_exchange(port: int, chunks, pause: float = 0.0, read_timeout: float = 30.0) -> tuple[bytes, float]:
+    """Send ``chunks`` on a raw socket (``pause`` seconds apart, stopping
+    early if the server answers or hangs up), then read the answer; returns
+    (answer, seconds from the first byte sent to the answer)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=read_timeout)
+    started = time.monotonic()
+    try:
+        for chunk in chunks:
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server already answered and closed
+                break
+            if pause:
+                sock.settimeout(pause)
+                try:
+                    peek = sock.recv(65536, socket.MSG_PEEK)
+                except TimeoutError:
+                    peek = None
+                sock.settimeout(read_timeout)
+                if peek is not None:
+                    break  # answered (or closed) while we were still sending
+        answer = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not data:
+                break
+            answer += data
+        return answer, time.monotonic() - started
+    finally:
+        sock.close()
+
+
+# --- 2. TrackBack without a Content-Type ----------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", [None, "", "text/plain", "text/plain; charset=utf-8"])
+def test_trackback_without_a_form_content_type_is_accepted(pages, receiver, content_type):
+    """TrackBack 1.2 clients often send the form with no Content-Type; wsgiref
+    then reports text/plain."""
+    source = pages.page_linking(f"/tb/no-ctype/{content_type!r}", HER)
+    body = f"url={source}&title=x"
+    head = (f"POST /trackback/her-2013 HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            + (f"Content-Type: {content_type}\r\n" if content_type is not None else "") + "\r\n")
+    answer, _ = raw_exchange(receiver.port, [head.encode() + body.encode()])
+    assert answer.startswith(b"HTTP/1.0 200"), answer
+    assert b"<error>0</error>" in answer
+    assert receiver.app.store.find("her-2013", source).status == "pending"
+
+
+def test_webmention_still_needs_a_form_content_type(receiver):
+    reply = request(receiver.port, "POST", "/webmention", "source=https://a.example/&target=" + HER,
+                    {"Content-Type": "text/plain"})
+    assert reply.status == 415
+
+
+# --- 3. Truncated and slow bodies -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def strict_receiver(tmp_path_factory):
+    """A receiver with short read limits, so the deadlines show in seconds."""
+    running = start_receiver(tmp_path_factory.mktemp("deadlines"), read_timeout=2.0, request_deadline=5.0)
+    yield running
+    running.stop()
+
+
+def test_a_truncated_body_is_answered_400_promptly_with_one_log_line(strict_receiver, caplog):
+    head = b"POST /trackback/her-2013 HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
+           b"Content-Length: 500\r\n\r\nurl=x"
+    with caplog.at_level(logging.INFO, logger="linkbacks"):
+        answer, seconds = raw_exchange(strict_receiver.port, [head])
+    assert answer.startswith(b"HTTP/1.0 400"), answer
+    assert b"Traceback" not in answer
+    assert seconds < 4.5  # the read timeout (2 s), not the old 15 s
+    records = [r for r in caplog.records if "incomplete" in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert "\n" not in records[0].getMessage()
+
+
+def test_a_slow_drip_body_is_cut_off_at_the_request_deadline(strict_receiver, caplog):
+    """One byte a second never trips the per-read timeout; the request deadline
+    (5 s here) ends it, and the receiver keeps serving others meanwhile."""
+    body = b"url=http://blog.example.net/post&title=" + b"x" * 60
+    head = (b"POST /trackback/her-2013 HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    with caplog.at_level(logging.INFO, logger="linkbacks"):
+        answer, seconds = raw_exchange(strict_receiver.port, [head] + [body[i:i + 1] for i in range(len(body))],
+                                       pause=1.0)
+        assert request(strict_receiver.port, "GET", "/webmention/status/unknown-token").status == 404
+    assert answer.startswith(b"HTTP/1.0 400"), answer
+    assert seconds < 9  # the deadline, not the 60 s the client would take
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_slow_drip_headers_are_cut_off_too(strict_receiver, caplog):
+    head = b"POST /webmention HTTP/1.0\r\nX-Slow: " + b"y" * 40
+    with caplog.at_level(logging.INFO, logger="linkbacks"):
+        answer, seconds = raw_exchange(strict_receiver.port, [head[i:i + 1] for i in range(len(head))], pause=1.0)
+    assert seconds < 9
+    assert answer == b"" or answer.startswith(b"HTTP/1.0 408"), answer
+    assert not any(r.exc_info for r in caplog.records)
+
+
+# --- 4. One page, many spellings --------------------------------------------------------------
+
+
+SPELLINGS = ["/dup/post", "//dup/post", "/dup/./post", "/dup/x/../post", "/dup/post?utm_source=x",
+             "/dup/post?fbclid=abc&utm_medium=y", "/dup/%70ost"]
+
+
+def test_identity_url_normalises_spellings_of_one_page():
+    base = "http://blog.example"
+    keys = {targets.identity_url(base + path) for path in SPELLINGS}
+    keys |= {targets.identity_url("http://BLOG.EXAMPLE/dup/post"), targets.identity_url("http://blog.example:80/dup/post"),
+             targets.identity_url("HTTP://blog.example./dup/post#frag")}
+    assert keys == {"http://blog.example/dup/post"}
+    # What changes the page is kept: other queries, the scheme, a trailing slash, the path's case.
+    others = ["http://blog.example/dup/post?page=2", "https://blog.example/dup/post", "http://blog.example/dup/post/",
+              "http://blog.example/dup/Post", "http://blog.example:8080/dup/post"]
+    assert len({targets.identity_url(url) for url in others} | keys) == len(others) + 1
+    assert targets.identity_url("http://blog.example/a?b=1&utm_campaign=z&c=2") == "http://blog.example/a?b=1&c=2"
+    assert targets.identity_url("https://Bücher.example/ä") == "https://xn--bcher-kva.example/%C3%A4"
+
+
+def test_spellings_of_one_page_are_stored_once_and_share_the_pair_limit(pages, tmp_path):
+    page = "/dup/post"
+    pages.page_linking(page, HER)
+    host = f"127.0.0.1:{pages.port}"
+    spellings = [f"http://{host}{page}", f"http://LOCALHOST:{pages.port}{page}".replace("LOCALHOST", "127.0.0.1"),
+                 f"http://{host}//dup/post", f"http://{host}/dup/./post", f"http://{host}/dup/post?utm_source=x"]
+    with start_receiver(tmp_path / "identity") as running:
+        statuses = [post_form(running.port, "/trackback/her-2013", {"url": url}).status for url in spellings]
+        assert statuses == [200, 409, 409, 409, 409]
+        assert xmlrpc_result(pingback(running.port, spellings[3], HER))[1] == 48
+        rows = running.app.store.list()
+        assert [row.source for row in rows] == [spellings[0]]  # the original spelling is what is shown
+    with start_receiver(tmp_path / "limit", pair_limit=RateLimit(2, 3600.0)) as running:
+        statuses = [post_form(running.port, "/trackback/her-2013", {"url": url}).status for url in spellings]
+        assert statuses == [200, 409, 429, 429, 429]
+
+
+def test_a_store_with_older_rows_gets_their_identities(tmp_path):
+    """Rows stored before the identity column existed are found by any spelling."""
+    import sqlite3
+
+    from linkbacks.store import Store
+
+    db = tmp_path / "old.sqlite3"
+    Store(db).add(review="her-2013", source="http://Blog.Example:80/a/./b?utm_source=x", target=HER,
+                  kind="pingback")
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE linkbacks SET source_key = NULL")
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    assert store.find("her-2013", "http://blog.example/a/b").source == "http://Blog.Example:80/a/./b?utm_source=x"
+
+
+# --- 7. Invisible characters --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\u2061",
+                                       "\u2062", "\u2063", "\u2064", "\ufeff", "\u202a", "\u202e", "\u2066",
+                                       "\u2069", "\u00ad", "\U000e0041"])
+def test_invisible_format_characters_are_stripped_from_display_text(invisible):
+    assert clean_display_text(f"Reel{invisible} Notes{invisible}") == "Reel Notes"
+    assert clean_display_text(f"Re{invisible}el") == "Reel"
+
+
+def test_joiners_inside_emoji_and_joining_scripts_are_kept():
+    assert clean_display_text("\U0001F469\u200d\U0001F4BB coder") == "\U0001F469\u200d\U0001F4BB coder"
+    assert clean_display_text("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == \
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+
+
+def test_a_source_titled_with_zero_width_characters_is_stored_without_them(pages, receiver):
+    source = pages.page_linking("/tb/zero-width", HER, title="Re\u0435l N\u043etes\u200b\u2060 \ufeffreview")
+    assert post_form(receiver.port, "/trackback/her-2013", {"url": source, "blog_name": "Bl\u200bog"}).status == 200
+    row = receiver.app.store.find("her-2013", source)
+    assert row.title == "Re\u0435l N\u043etes review"
+    assert row.author == "Blog"
