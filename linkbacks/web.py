@@ -118,11 +118,20 @@ def read_body(environ, limit: int) -> bytes:
     return data
 
 
-def parse_form(environ, body: bytes) -> dict[str, str]:
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def parse_form(environ, body: bytes, untyped_ok: bool = False) -> dict[str, str]:
     """application/x-www-form-urlencoded body -> {name: value}; a field sent
-    twice, undecodable bytes, UTF-7 or another media type are refused."""
+    twice, undecodable bytes, UTF-7 or another media type are refused.
+
+    ``untyped_ok``: a body sent without a Content-Type -- which ``wsgiref``
+    reports as text/plain -- or as text/plain is read as a form too. TrackBack
+    1.2 clients send their form that way; Webmention's spec requires the type."""
     ctype, params = content_type(environ)
-    if environ.get("CONTENT_TYPE") and ctype != "application/x-www-form-urlencoded":
+    declared = (environ.get("CONTENT_TYPE") or "").strip()
+    untyped = not declared or ctype == "text/plain"
+    if declared and ctype != FORM_TYPE and not (untyped_ok and untyped):
         raise HTTPError("415 Unsupported Media Type", "Expected a form (application/x-www-form-urlencoded).")
     charset = check_charset(params.get("charset"))
     try:
