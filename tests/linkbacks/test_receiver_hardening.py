@@ -66,7 +66,7 @@ def raw_exchange(port: int, chunks, pause: float = 0.0, read_timeout: float = 30
 def test_trackback_without_a_form_content_type_is_accepted(pages, receiver, content_type):
     """TrackBack 1.2 clients often send the form with no Content-Type; wsgiref
     then reports text/plain."""
-    name = {None: "absent", "": "empty"}.get(content_type, str(len(content_type)))
+    name = "absent" if content_type is None else f"{len(content_type)}"
     source = pages.page_linking(f"/tb/no-ctype/{name}", HER)
     body = f"url={source}&title=x"
     head = (f"POST /trackback/her-2013 HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
