@@ -48,6 +48,10 @@ class Config:
     site_url: str = ""
     allow_loopback: bool = False  # tests only: lets sources live on 127.0.0.1/::1
     max_body_bytes: int = 64 * 1024
+    # Reading a request (line, headers, body): a client silent this long is
+    # cut off, and the whole request must have arrived by the deadline.
+    read_timeout: float = 3.0
+    request_deadline: float = 15.0
     ip_limit: RateLimit = RateLimit(30, 60.0)  # linkback POSTs per client IP
     pair_limit: RateLimit = RateLimit(3, 3600.0)  # per (source, target)
     status_limit: RateLimit = RateLimit(120, 60.0)  # status look-ups per client IP
