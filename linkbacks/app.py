@@ -10,8 +10,11 @@ them, since review pages advertise them):
 
 Every source is fetched (public addresses only) and must link to the review
 before anything is stored, as ``pending``. A source's fragment is dropped
-first (``src#a`` and ``src#b`` are the page ``src``), so the duplicate check
-and the per-pair rate limit see one source. Bodies are capped (413), UTF-7
+first (``src#a`` and ``src#b`` are the page ``src``), and the duplicate
+check and the per-pair rate limit go by the source's identity
+(``targets.identity_url``: case, default ports, dot segments, repeated
+slashes and tracking parameters do not make another page), so they see one
+source however it is spelt; the spelling sent is what is stored and shown. Bodies are capped (413), UTF-7
 and undecodable input refused (400), client IPs and (source, target) pairs
 are rate limited (429 / TrackBack error / fault 49), a (review, source) pair
 is stored once (fault 48). Text is stored as plain text, capped. Error

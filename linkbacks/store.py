@@ -1,7 +1,11 @@
 """The SQLite store of received linkbacks.
 
-One row per (review slug, source) -- the UNIQUE constraint is what makes a
-second ping for the same pair a duplicate, also under concurrency. Every
+One row per (review slug, source) -- the unique index on (review,
+source_key) is what makes a second ping for the same pair a duplicate, also
+under concurrency. ``source_key`` is the source's identity
+(``targets.identity_url``: one spelling for ``HTTP://Blog.example:80/a/./b``
+and ``http://blog.example/a/b?utm_source=x``); ``source`` keeps the URL as
+it was sent, for display. Every
 operation opens its own short-lived connection (WAL mode, busy timeout,
 ``BEGIN IMMEDIATE`` for writes), so the store is safe to share between the
 receiver's threads and with other processes (the moderation CLI).
@@ -16,11 +20,13 @@ import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reelnotes.contract import Linkback
+from reelnotes.contract import Linkback, is_http_url
+
+from .targets import identity_url
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 REQUEST_STATES = ("queued", "verified", "failed")
@@ -59,6 +65,52 @@ CREATE INDEX IF NOT EXISTS webmention_requests_state ON webmention_requests (sta
 """
 
 
+# Columns added after the first release, each with its definition: a store
+# made by an older version gains them when it is opened (ALTER TABLE ... ADD
+# COLUMN, so existing rows keep everything they had).
+ADDED_COLUMNS = {
+    "linkbacks": {
+        "source_key": "TEXT",  # identity_url(source); NULL for a source that is no URL
+    },
+}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store made by an older version up to date (idempotent; runs in
+    the caller's write transaction)."""
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, definition in columns.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+    _fill_source_keys(conn)
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_review_source_key ON linkbacks (review, source_key)")
+
+
+def _fill_source_keys(conn: sqlite3.Connection) -> None:
+    """Give rows stored before source_key existed their identity. Of rows that
+    turn out to be one page under two spellings, the oldest gets it; the
+    others stay as they are (listed, moderated and exported as before)."""
+    missing = conn.execute(
+        "SELECT id, review, source FROM linkbacks WHERE source_key IS NULL ORDER BY id").fetchall()
+    if not missing:
+        return
+    taken = {(row[0], row[1]) for row in conn.execute(
+        "SELECT review, source_key FROM linkbacks WHERE source_key IS NOT NULL")}
+    for linkback_id, review, source in missing:
+        key = source_key(source)
+        if key is None or (review, key) in taken:
+            continue
+        taken.add((review, key))
+        conn.execute("UPDATE linkbacks SET source_key = ? WHERE id = ?", (key, linkback_id))
+
+
+def source_key(source: str) -> str | None:
+    """The identity a source is stored under: None when it is no http(s) URL
+    (a reply without a website), so such rows never collide."""
+    return identity_url(source) if is_http_url(source) else None
+
+
 class DuplicateLinkback(Exception):
     """A linkback from this source to this review is already stored."""
 
@@ -90,6 +142,13 @@ class StoredLinkback:
     client_ip: str
     received: str
     updated: str
+    source_key: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StoredLinkback:
+        """A row of the linkbacks table; columns this version does not know are left out."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: row[key] for key in row.keys() if key in names})
 
     def to_linkback(self) -> Linkback:
         return Linkback(
@@ -199,6 +258,13 @@ class Store:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(SCHEMA)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    _migrate(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
             finally:
                 conn.close()
             self._initialised = True
@@ -220,15 +286,16 @@ class Store:
         client_ip: str = "",
         received: str | None = None,
     ) -> int:
-        """Insert a linkback; raises DuplicateLinkback for a known (review, source)."""
+        """Insert a linkback; raises DuplicateLinkback for a known (review,
+        source), under any spelling of the source."""
         stamp = received or now_iso()
         try:
             with self._write() as conn:
                 cur = conn.execute(
-                    "INSERT INTO linkbacks (review, source, target, kind, type, title, author,"
+                    "INSERT INTO linkbacks (review, source, source_key, target, kind, type, title, author,"
                     " excerpt, status, client_ip, received, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (review, source, target, kind, type, title, author, excerpt, status,
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (review, source, source_key(source), target, kind, type, title, author, excerpt, status,
                      client_ip, stamp, stamp),
                 )
                 return cur.lastrowid
@@ -241,14 +308,17 @@ class Store:
     def get(self, linkback_id: int) -> StoredLinkback | None:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM linkbacks WHERE id = ?", (int(linkback_id),)).fetchone()
-        return StoredLinkback(**dict(row)) if row else None
+        return StoredLinkback.from_row(row) if row else None
 
     def find(self, review: str, source: str) -> StoredLinkback | None:
+        """The linkback from ``source`` -- under any spelling of it -- to ``review``."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT * FROM linkbacks WHERE review = ? AND source = ?", (review, source)
+                "SELECT * FROM linkbacks WHERE review = ? AND (source_key = ? OR source = ?)"
+                " ORDER BY source_key IS NULL, id LIMIT 1",
+                (review, source_key(source), source),
             ).fetchone()
-        return StoredLinkback(**dict(row)) if row else None
+        return StoredLinkback.from_row(row) if row else None
 
     def exists(self, review: str, source: str) -> bool:
         return self.find(review, source) is not None
@@ -265,7 +335,7 @@ class Store:
             args.append(review)
         with self._read() as conn:
             rows = conn.execute(query + " ORDER BY received, id", args).fetchall()
-        return [StoredLinkback(**dict(row)) for row in rows]
+        return [StoredLinkback.from_row(row) for row in rows]
 
     def set_status(self, linkback_id: int, status: str) -> StoredLinkback:
         if status not in STATUSES:

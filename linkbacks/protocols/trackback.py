@@ -19,7 +19,7 @@ from reelnotes.contract import AUTHOR_MAX, EXCERPT_MAX, TITLE_MAX, clean_display
 
 from .. import verify
 from ..store import DuplicateLinkback
-from ..targets import is_http_url, same_page, strip_fragment
+from ..targets import identity_url, is_http_url, same_page, strip_fragment
 from ..web import BAD_REQUEST, TOO_MANY, HTTPError, parse_form, read_body, xml_response
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def receive(app: LinkbackApp, environ, slug: str):
     url = strip_fragment(url)
     if same_page(url, review.url):
         return _reply(BAD_REQUEST, "A review cannot track back to itself.")
-    if not app.pair_limiter.allow((url, review.url)):
+    if not app.pair_limiter.allow((identity_url(url), review.slug)):
         return _reply(TOO_MANY, "Too many requests; try again later.")
     if app.store.exists(review.slug, url):
         return _reply("409 Conflict", "This trackback is already registered.")
