@@ -21,7 +21,10 @@ is stored once (fault 48). Text is stored as plain text, capped. Error
 messages are fixed strings: nothing from the request is echoed back.
 
 Making a ``LinkbackApp`` opens its store, reads ``reviews.json`` and starts
-the webmention worker threads; ``close()`` stops them. (``linkbacks.wsgi``
+the webmention worker threads and, with notice settings, the notice sender
+(``notices.NoticeWorker``); ``close()`` stops them. There is no moderation
+route: the queue is read and moderated only with ``python -m linkbacks.cli``
+on the server, which the writer's tasks reach over SSH. (``linkbacks.wsgi``
 makes one only when the first request arrives.)
 """
 
@@ -32,9 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelnotes.contract import PINGBACK_ROUTE, TRACKBACK_ROUTE, WEBMENTION_ROUTE, WEBMENTION_STATUS_ROUTE
+from reelnotes.settings import NoticeSettings
 
 from . import fetch
 from .limits import RateLimit, RateLimiter
+from .notices import NoticeWorker
 from .protocols import pingback, trackback, webmention
 from .store import Store
 from .targets import ReloadingReviewsIndex
@@ -68,6 +73,10 @@ class Config:
     # Requests are answered with or without the prefix, so a proxy may pass
     # the path on as it is or strip it.
     base_path: str = ""
+    # E-mail notices of new responses (reelnotes.settings.notice_settings);
+    # None: they wait in the outbox for `python -m linkbacks.cli notify`.
+    notices: NoticeSettings | None = None
+    notice_interval: float = 30.0  # how often the sender looks for retries and the digest
 
 
 class LinkbackApp:
@@ -75,7 +84,8 @@ class LinkbackApp:
 
     def __init__(self, config: Config):
         self.config = config
-        self.store = Store(config.db_path)
+        self.notices = None
+        self.store = Store(config.db_path, on_notice=self._notice_queued)
         self.fetcher = fetch.Fetcher(
             allow_loopback=config.allow_loopback,
             timeout=config.fetch_timeout,
@@ -96,9 +106,18 @@ class LinkbackApp:
         )
         # Webmentions a previous run left queued are verified first.
         self.queue.start(request.token for request in self.store.queued_requests())
+        if config.notices is not None:
+            self.notices = NoticeWorker(self.store, config.notices, config.notice_interval)
+            self.notices.start()  # sends what a previous run left in the outbox, then waits
+
+    def _notice_queued(self) -> None:
+        if self.notices is not None:
+            self.notices.wake()
 
     def close(self) -> None:
         self.queue.close()
+        if self.notices is not None:
+            self.notices.close()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every queued webmention has been processed."""

@@ -21,8 +21,9 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from reelnotes.contract import Linkback, is_http_url
 
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS linkbacks (
     review TEXT NOT NULL,
     source TEXT NOT NULL,
     target TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention')),
+    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention', 'reply')),
     type TEXT NOT NULL CHECK (type IN ('mention', 'reply', 'like', 'repost')),
     title TEXT NOT NULL DEFAULT '',
     author TEXT NOT NULL DEFAULT '',
@@ -62,6 +63,21 @@ CREATE TABLE IF NOT EXISTS webmention_requests (
     updated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webmention_requests_state ON webmention_requests (state);
+CREATE TABLE IF NOT EXISTS notices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('new-response', 'reply-approved')),
+    linkback_id INTEGER NOT NULL REFERENCES linkbacks (id) ON DELETE CASCADE,
+    created TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    done TEXT,
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS notices_due ON notices (done, next_attempt);
+CREATE TABLE IF NOT EXISTS notice_state (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -71,13 +87,20 @@ CREATE INDEX IF NOT EXISTS webmention_requests_state ON webmention_requests (sta
 ADDED_COLUMNS = {
     "linkbacks": {
         "source_key": "TEXT",  # identity_url(source); NULL for a source that is no URL
+        # Shared with the replies (reelnotes contract for issue 11): why a
+        # response waits for moderation, and a reader's address for the one
+        # notice that their reply was approved ('' once sent or forgotten).
+        "held_reason": "TEXT NOT NULL DEFAULT ''",
+        "email": "TEXT NOT NULL DEFAULT ''",
     },
 }
+LINKBACK_KINDS = ("trackback", "pingback", "webmention")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a store made by an older version up to date (idempotent; runs in
-    the caller's write transaction)."""
+    the caller's write transaction, with foreign keys off)."""
+    _allow_reply_kind(conn)
     for table, columns in ADDED_COLUMNS.items():
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         for name, definition in columns.items():
@@ -85,6 +108,23 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
     _fill_source_keys(conn)
     conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_review_source_key ON linkbacks (review, source_key)")
+
+
+def _allow_reply_kind(conn: sqlite3.Connection) -> None:
+    """A store whose kind CHECK predates replies is rebuilt with the current
+    definition (SQLite cannot alter a CHECK); every row and id is kept."""
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'linkbacks'").fetchone()
+    if "'webmention', 'reply'" in sql:
+        return
+    create = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS linkbacks"):SCHEMA.index(");") + 2]
+    conn.execute(create.replace("CREATE TABLE IF NOT EXISTS linkbacks", "CREATE TABLE linkbacks_rebuilt"))
+    old_columns = [row[1] for row in conn.execute("PRAGMA table_info(linkbacks)")]
+    new_columns = {row[1] for row in conn.execute("PRAGMA table_info(linkbacks_rebuilt)")}
+    kept = ", ".join(name for name in old_columns if name in new_columns)
+    conn.execute(f"INSERT INTO linkbacks_rebuilt ({kept}) SELECT {kept} FROM linkbacks")
+    conn.execute("DROP TABLE linkbacks")
+    conn.execute("ALTER TABLE linkbacks_rebuilt RENAME TO linkbacks")
+    conn.execute("CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status)")
 
 
 def _fill_source_keys(conn: sqlite3.Connection) -> None:
@@ -109,6 +149,28 @@ def source_key(source: str) -> str | None:
     """The identity a source is stored under: None when it is no http(s) URL
     (a reply without a website), so such rows never collide."""
     return identity_url(source) if is_http_url(source) else None
+
+
+def _linkback_held_reason(conn: sqlite3.Connection, key: str | None) -> str:
+    """Why a new linkback waits: every one does, but a site never approved
+    before is worth a closer look."""
+    host = urlsplit(key).netloc if key else ""
+    if host:
+        pattern = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        approved = conn.execute(
+            "SELECT 1 FROM linkbacks WHERE status = 'approved' AND (source_key LIKE ? ESCAPE '\\'"
+            " OR source_key LIKE ? ESCAPE '\\') LIMIT 1",
+            (f"http://{pattern}/%", f"https://{pattern}/%"),
+        ).fetchone()
+        if approved:
+            return "linkbacks always wait for approval"
+    return "first linkback from this site"
+
+
+def _queue_notice(conn: sqlite3.Connection, kind: str, linkback_id: int) -> None:
+    stamp = now_iso()
+    conn.execute("INSERT INTO notices (kind, linkback_id, created, next_attempt) VALUES (?, ?, ?, ?)",
+                 (kind, linkback_id, stamp, stamp))
 
 
 class DuplicateLinkback(Exception):
@@ -143,6 +205,8 @@ class StoredLinkback:
     received: str
     updated: str
     source_key: str | None = None
+    held_reason: str = ""
+    email: str = ""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredLinkback:
@@ -176,8 +240,30 @@ class WebmentionRequest:
     updated: str
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One e-mail in the outbox: ``new-response`` (to the writer) or
+    ``reply-approved`` (to the reader who left an address)."""
+
+    id: int
+    kind: str
+    linkback_id: int
+    created: str
+    attempts: int
+    next_attempt: str
+    done: str | None
+    outcome: str
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 class Store:
-    def __init__(self, path: Path | str, timeout: float = 30.0, pool_size: int = 8):
+    def __init__(self, path: Path | str, timeout: float = 30.0, pool_size: int = 8, on_notice=None):
+        """``on_notice``: called (no arguments) after a notice was queued, so a
+        sender can wake up; the receiver's request path does no more than that."""
+        self.on_notice = on_notice
         self.path = str(path)
         self.timeout = timeout
         self.pool_size = pool_size
@@ -258,6 +344,7 @@ class Store:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(SCHEMA)
+                conn.execute("PRAGMA foreign_keys = OFF")  # a rebuild drops and renames a referenced table
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     _migrate(conn)
@@ -285,25 +372,37 @@ class Store:
         status: str = "pending",
         client_ip: str = "",
         received: str | None = None,
+        held_reason: str | None = None,
     ) -> int:
         """Insert a linkback; raises DuplicateLinkback for a known (review,
-        source), under any spelling of the source."""
+        source), under any spelling of the source. A pending one gets its
+        ``held_reason`` (for a linkback, unless given: whether its site has
+        had one approved before) and a notice in the outbox, in the same
+        transaction: a response is never stored without its notice."""
         stamp = received or now_iso()
+        key = source_key(source)
         try:
             with self._write() as conn:
+                if held_reason is None:
+                    held_reason = _linkback_held_reason(conn, key) if status == "pending" and kind in LINKBACK_KINDS \
+                        else ""
                 cur = conn.execute(
                     "INSERT INTO linkbacks (review, source, source_key, target, kind, type, title, author,"
-                    " excerpt, status, client_ip, received, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (review, source, source_key(source), target, kind, type, title, author, excerpt, status,
-                     client_ip, stamp, stamp),
+                    " excerpt, status, client_ip, received, updated, held_reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (review, source, key, target, kind, type, title, author, excerpt, status,
+                     client_ip, stamp, stamp, held_reason),
                 )
-                return cur.lastrowid
+                if status == "pending":
+                    _queue_notice(conn, "new-response", cur.lastrowid)
+                linkback_id = cur.lastrowid
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
                 raise
             existing = self.find(review, source)
             raise DuplicateLinkback(existing.id if existing else None) from None
+        self._noticed()
+        return linkback_id
 
     def get(self, linkback_id: int) -> StoredLinkback | None:
         with self._read() as conn:
@@ -337,7 +436,18 @@ class Store:
             rows = conn.execute(query + " ORDER BY received, id", args).fetchall()
         return [StoredLinkback.from_row(row) for row in rows]
 
+    def moderation_queue(self, status: str | None = None) -> list[StoredLinkback]:
+        """What the moderator sees: pending responses first (oldest first),
+        then the others, newest moderated first."""
+        rows = self.list(status)
+        pending = [row for row in rows if row.status == "pending"]
+        others = sorted((row for row in rows if row.status != "pending"), key=lambda r: (r.updated, r.id),
+                        reverse=True)
+        return pending + others
+
     def set_status(self, linkback_id: int, status: str) -> StoredLinkback:
+        """Moderate one response. Approving a reply whose reader left an
+        address queues their one notice (once)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}, expected one of {', '.join(STATUSES)}")
         with self._write() as conn:
@@ -347,7 +457,28 @@ class Store:
             )
             if cur.rowcount == 0:
                 raise UnknownLinkback(linkback_id)
+            noticed = status == "approved" and conn.execute(
+                "SELECT 1 FROM linkbacks l WHERE l.id = ? AND l.kind = 'reply' AND l.email != ''"
+                " AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.linkback_id = l.id AND n.kind = 'reply-approved')",
+                (int(linkback_id),),
+            ).fetchone() is not None
+            if noticed:
+                _queue_notice(conn, "reply-approved", int(linkback_id))
+        if noticed:
+            self._noticed()
         return self.get(linkback_id)
+
+    def delete_response(self, linkback_id: int) -> StoredLinkback:
+        """Remove one response for good (``forget``): its row, its notices and
+        what a webmention status URL said about it. Returns what was removed."""
+        row = self.get(linkback_id)
+        if row is None:
+            raise UnknownLinkback(linkback_id)
+        with self._write() as conn:
+            conn.execute("UPDATE webmention_requests SET linkback_id = NULL WHERE linkback_id = ?", (row.id,))
+            conn.execute("DELETE FROM notices WHERE linkback_id = ?", (row.id,))
+            conn.execute("DELETE FROM linkbacks WHERE id = ?", (row.id,))
+        return row
 
     # --- webmention requests ----------------------------------------------------
 
@@ -404,6 +535,73 @@ class Store:
         if state == "failed" or status is None:
             return "rejected"
         return {"pending": "verified", "approved": "approved"}.get(status, "rejected")
+
+    # --- the notice outbox -------------------------------------------------------------
+    # The request path only inserts notices (in ``add``); ``linkbacks.notices``
+    # sends them, marks them done, or puts them back with a later attempt.
+
+    def _noticed(self) -> None:
+        if self.on_notice is not None:
+            self.on_notice()
+
+    def claim_notices(self, now: datetime, lease_seconds: float = 300.0, limit: int = 500) -> list[Notice]:
+        """The notices due at ``now`` that are not done, each leased to the
+        caller for ``lease_seconds``: a second sender (the cron job next to the
+        receiver's thread) skips them meanwhile, so none goes out twice."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT * FROM notices WHERE done IS NULL AND next_attempt <= ? ORDER BY id LIMIT ?",
+                (_iso(now), limit),
+            ).fetchall()
+            lease = _iso(now + timedelta(seconds=lease_seconds))
+            conn.executemany("UPDATE notices SET next_attempt = ? WHERE id = ?", [(lease, row["id"]) for row in rows])
+        return [Notice(**dict(row)) for row in rows]
+
+    def finish_notices(self, ids, outcome: str, now: datetime, clear_email_of: int | None = None) -> None:
+        """Mark notices done (sent, or settled without sending: ``outcome``
+        says which). ``clear_email_of``: the reply whose reader's address has
+        served its one purpose and is removed in the same transaction."""
+        with self._write() as conn:
+            conn.executemany("UPDATE notices SET done = ?, outcome = ? WHERE id = ?",
+                             [(_iso(now), outcome, notice_id) for notice_id in ids])
+            if clear_email_of is not None:
+                conn.execute("UPDATE linkbacks SET email = '' WHERE id = ?", (clear_email_of,))
+
+    def retry_notices(self, ids, error: str, now: datetime, backoff) -> datetime | None:
+        """A failed send: each notice counts the attempt and is due again after
+        ``backoff(attempts)`` seconds. Returns the earliest next attempt."""
+        earliest = None
+        with self._write() as conn:
+            for notice_id in ids:
+                row = conn.execute("SELECT attempts FROM notices WHERE id = ?", (notice_id,)).fetchone()
+                if row is None:
+                    continue
+                attempts = row["attempts"] + 1
+                when = now + timedelta(seconds=backoff(attempts))
+                earliest = when if earliest is None or when < earliest else earliest
+                conn.execute("UPDATE notices SET attempts = ?, next_attempt = ?, outcome = ? WHERE id = ?",
+                             (attempts, _iso(when), error, notice_id))
+        return earliest
+
+    def postpone_notices(self, ids, when: datetime) -> None:
+        """Not a failure, just not yet (the digest is not due): due again at ``when``."""
+        with self._write() as conn:
+            conn.executemany("UPDATE notices SET next_attempt = ? WHERE id = ?", [(_iso(when), i) for i in ids])
+
+    def notices(self, undone_only: bool = False) -> list[Notice]:
+        query = "SELECT * FROM notices" + (" WHERE done IS NULL" if undone_only else "") + " ORDER BY id"
+        with self._read() as conn:
+            return [Notice(**dict(row)) for row in conn.execute(query).fetchall()]
+
+    def state(self, name: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM notice_state WHERE name = ?", (name,)).fetchone()
+        return row["value"] if row else None
+
+    def set_state(self, name: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO notice_state (name, value) VALUES (?, ?)"
+                         " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
     # --- maintenance ---------------------------------------------------------------
 
