@@ -28,7 +28,7 @@ def _settings(settings_file=SETTINGS_BASE):
     try:
         return read_site_settings(settings_file, ROOT)
     except (FileNotFoundError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 def _output_path():
@@ -86,12 +86,13 @@ def regenerate(c):
 def serve(c, host=HOST, port=None, open=False):
     """Serve output/ at http://localhost:8000/."""
     # port=None rather than PORT: invoke would turn a bad --port into a traceback.
-    from blogtools.preview import ServeError, port_number, serve as serve_site
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import serve as serve_site
 
     try:
         serve_site(_output_path(), host, port_number(port, PORT), open)
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})"})
@@ -102,7 +103,7 @@ def reserve(c, host=HOST, port=None):
     try:
         refuse_busy_port(host, port_number(port, PORT))  # before the build, not after it
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     build(c)
     serve(c, host=host, port=port)
 
@@ -125,13 +126,14 @@ def livereload(c, host=HOST, port=None, open=False):
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
     settings files.
     """
-    from blogtools.preview import ServeError, livereload as run_livereload, port_number
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import livereload as run_livereload
     from blogtools.site_settings import SettingsError
 
     try:
         run_livereload(ROOT, SETTINGS_BASE, host, port_number(port, PORT), open)
     except (ServeError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={
@@ -149,7 +151,8 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
     environment variables) or into a local folder (--target / PUBLISH_TARGET),
     or with --s3 uploads what changed to a bucket (PUBLISH_S3_*).
     """
-    from blogtools.publish import PublishError, publish as publish_site
+    from blogtools.publish import PublishError
+    from blogtools.publish import publish as publish_site
 
     try:
         if s3:
@@ -166,7 +169,7 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
             publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
                          send_linkbacks=send_linkbacks)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"remote": "git remote (default: GITHUB_PAGES_REMOTE, origin)",
@@ -178,12 +181,13 @@ def gh_pages(c, remote=None, branch=None, message=None):
     Builds with publishconf.py, refuses on any problem, then runs ghp-import
     (-n -p) to GITHUB_PAGES_REMOTE / GITHUB_PAGES_BRANCH.
     """
-    from blogtools.publish import PublishError, gh_pages as push_pages
+    from blogtools.publish import PublishError
+    from blogtools.publish import gh_pages as push_pages
 
     try:
         push_pages(ROOT, SETTINGS_PUBLISH, remote=remote, branch=branch, message=message)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"title": "the film's title, e.g. \"Her\"", "year": "the film's release year",
@@ -196,7 +200,7 @@ def new(c, title, year=None, rewatch=False):
     try:
         path = new_review(title, year, rewatch=rewatch, root=ROOT)
     except (NewReviewError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
@@ -291,41 +295,67 @@ def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, 
     _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
                     reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
                     base_path=site.base_path if base_path is None else base_path,
-                    trust_forwarded_for=trust_forwarded_for)
+                    trust_forwarded_for=trust_forwarded_for, notices=site.notices)
 
 
-@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})
-def linkbacks_list(c, status=None, db=None):
-    """List received linkbacks."""
+LOCAL_HELP = "use the database on this machine even when LINKBACKS_REMOTE_* point at the server"
+
+
+def _where(site, db, local):
+    """(database, remote) for a moderation task: the receiver's database on the
+    server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set, unless --local
+    or --db says to use one here."""
+    if local or db or site.remote is None:
+        return db or site.db, None
+    return site.db, site.remote
+
+
+@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database",
+                         "local": LOCAL_HELP})
+def linkbacks_list(c, status=None, db=None, local=False):
+    """List the responses waiting for moderation first (replies and linkbacks)."""
     cli, site = _linkbacks()
-    lines = _linkbacks_call(cli, "list_linkbacks", db or site.db, status=status)
+    database, remote = _where(site, db, local)
+    lines = _linkbacks_call(cli, "list_linkbacks", database, status=status, remote=remote)
+    if remote is not None:
+        print(f"On the server {remote}:")
     for line in lines:
         print(line)
     if not lines:
-        print(f"No {status + ' ' if status else ''}linkbacks.")
+        print(f"No {status + ' ' if status else ''}responses.")
 
 
 def _moderate(status):
-    def moderate(c, id, db=None):
+    def moderate(c, id, db=None, local=False):
         cli, site = _linkbacks()
-        _linkbacks_call(cli, "set_status", db or site.db, id, status)
-        print(f"Linkback #{str(id).lstrip('#')}: {status}")
+        database, remote = _where(site, db, local)
+        print(_linkbacks_call(cli, "set_status", database, id, status, remote=remote))
 
-    moderate.__doc__ = f"Mark a linkback as {status}."
+    moderate.__doc__ = f"Mark a response as {status}."
     name = {"approved": "approve", "rejected": "reject", "spam": "spam"}[status]
-    return task(moderate, name=name,
-                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite database"})
+    return task(moderate, name=name, help={"id": "the response's number (see linkbacks.list)",
+                                           "db": "SQLite database", "local": LOCAL_HELP})
 
 
-@task(name="export", help={"db": "SQLite database"})
-def linkbacks_export(c, db=None):
-    """Write approved linkbacks into content/linkbacks/.
+@task(name="forget", help={"id": "the response's number (see linkbacks.list)", "db": "SQLite database",
+                           "local": LOCAL_HELP})
+def linkbacks_forget(c, id, db=None, local=False):
+    """Remove a response from the store for good (then export to take it off the site)."""
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    print("Forgotten: " + _linkbacks_call(cli, "forget", database, id, remote=remote))
+
+
+@task(name="export", help={"db": "SQLite database", "local": LOCAL_HELP})
+def linkbacks_export(c, db=None, local=False):
+    """Write approved responses into content/linkbacks/ (from the server when configured).
 
     Needs output/reviews.json from a build (invoke preview).
     """
     cli, site = _linkbacks()
-    for line in _linkbacks_call(cli, "export", db or site.db, site.content, site.reviews_json,
-                                subdir=site.records_folder):
+    database, remote = _where(site, db, local)
+    for line in _linkbacks_call(cli, "export", database, site.content, site.reviews_json,
+                                subdir=site.records_folder, remote=remote):
         print(line)
 
 
@@ -341,20 +371,21 @@ def linkbacks_send(c):
         print(line)
 
 
-@task(name="reverify", help={"db": "SQLite database"})
-def linkbacks_reverify(c, db=None):
+@task(name="reverify", help={"db": "SQLite database", "local": LOCAL_HELP})
+def linkbacks_reverify(c, db=None, local=False):
     """Re-check approved linkbacks; reject the dead ones.
 
     Only the database changes: run linkbacks.export (and build) to update the site.
     """
     cli, site = _linkbacks()
-    for line in _linkbacks_call(cli, "reverify", db or site.db):
+    database, remote = _where(site, db, local)
+    for line in _linkbacks_call(cli, "reverify", database, remote=remote):
         print(line)
 
 
 linkbacks = Collection("linkbacks")
 for _task in (linkbacks_serve, linkbacks_list, _moderate("approved"), _moderate("rejected"),
-              _moderate("spam"), linkbacks_export, linkbacks_send, linkbacks_reverify):
+              _moderate("spam"), linkbacks_forget, linkbacks_export, linkbacks_send, linkbacks_reverify):
     linkbacks.add_task(_task)
 
 ns = Collection(clean, build, rebuild, regenerate, serve, reserve, preview, livereload, publish,

@@ -3,6 +3,12 @@ text out, nothing printed (except by ``serve``, which logs while it runs).
 ``site_files`` turns the site's settings into the paths and addresses the
 tasks pass in, with the defaults of ``reelnotes.settings``.
 
+The moderation commands also run as ``python -m linkbacks.cli <command>
+[--db DB] [--json]`` (``main``): on the web server, where the receiver's
+database is, the tasks on the writer's machine run them over SSH
+(``remote``) and read the JSON they print. Every function taking
+``remote`` works on that database when it is given, else on ``db`` here.
+
 Every problem the person at the keyboard can fix -- a bad option value, an
 unknown linkback, a missing build, a port in use, a file that is not a
 linkbacks database -- raises ``LinkbacksError`` with a message naming the
@@ -31,13 +37,24 @@ from reelnotes.contract import (
     ReviewsIndexError,
     read_reviews_index,
 )
-from reelnotes.settings import SettingProblem, default, notice_settings, port_number, setting, url_path
+from reelnotes.settings import (
+    NoticeSettings,
+    RemoteModeration,
+    SettingProblem,
+    default,
+    notice_settings,
+    port_number,
+    remote_moderation,
+    setting,
+    url_path,
+)
 
 from . import moderation, notices
 from .app import Config
 from .fetch import Fetcher
 from .listing import format_response, terminal_text
 from .queue import Snapshot, export_fields, response_fields, stored_from_fields
+from .remote import RemoteQueue, RemoteQueueError
 from .sender import send_from_output
 from .server import serve as _serve
 from .store import STATUSES, Store, StoredLinkback, UnknownLinkback
@@ -65,17 +82,24 @@ class SiteFiles:
     site_url: str
     site_name: str
     base_path: str  # the path of FILMREVIEWS_LINKBACKS_ENDPOINT, e.g. /linkbacks
+    # The receiver's database on the web server, when LINKBACKS_REMOTE_* are
+    # set: the moderation tasks then work there over SSH (unless --local).
+    remote: RemoteModeration | None = None
+    notices: NoticeSettings | None = None  # for `invoke linkbacks.serve`
 
     @property
     def reviews_json(self) -> Path:
         return self.output / REVIEWS_INDEX
 
 
-def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the site's settings") -> SiteFiles:
+def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the site's settings",
+               environ: Mapping[str, str] | None = None) -> SiteFiles:
     """SiteFiles from the settings dict Pelican reads (relative paths are
-    under ``root``); a bad setting is a LinkbacksError naming it and ``where``
-    it is set."""
+    under ``root``; for the SSH and SMTP settings an environment variable of
+    the same name wins); a bad setting is a LinkbacksError naming it and
+    ``where`` it is set."""
     root = Path(root)
+    environ = os.environ if environ is None else environ
     try:
         endpoint = setting(settings, "FILMREVIEWS_LINKBACKS_ENDPOINT")
         return SiteFiles(
@@ -88,6 +112,8 @@ def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the 
             site_url=settings["SITEURL"],
             site_name=settings["SITENAME"],
             base_path=url_path(urlsplit(endpoint).path, "FILMREVIEWS_LINKBACKS_ENDPOINT"),
+            remote=remote_moderation(settings, environ),
+            notices=notice_settings(settings, environ),
         )
     except SettingProblem as exc:
         raise LinkbacksError(f"{where}: {exc}") from None
@@ -137,6 +163,7 @@ def serve(
     allow_loopback: bool = False,
     base_path: str = "",
     trust_forwarded_for: bool = False,
+    notices: NoticeSettings | None = None,
 ) -> None:
     """Run the receiver until Ctrl-C. ``base_path``: the public prefix when a
     proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
@@ -145,7 +172,7 @@ def serve(
     port = _option(port_number, port, "--port")
     config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
                     allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
-                    trust_forwarded_for=bool(trust_forwarded_for))
+                    trust_forwarded_for=bool(trust_forwarded_for), notices=notices)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
         pass  # a broken database is reported here, before anything listens
@@ -236,12 +263,20 @@ def _cmd_notify(store: Store, args) -> dict:
     return notices.send_due(store, settings, digest_now=args.digest_now).to_dict()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """--db and --json, accepted before or after the command. Only the main
+    parser has defaults: a subcommand's would overwrite what came before it."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=os.environ.get("LINKBACKS_DB", ""),
+    common.add_argument("--db", default=os.environ.get("LINKBACKS_DB", "") if defaults else argparse.SUPPRESS,
                         help="the receiver's SQLite database (default: $LINKBACKS_DB)")
-    common.add_argument("--json", action="store_true", help="print the result as JSON (for the tasks over SSH)")
-    parser = _Parser(prog="python -m linkbacks.cli", parents=[common],
+    common.add_argument("--json", action="store_true", default=False if defaults else argparse.SUPPRESS,
+                        help="print the result as JSON (for the tasks over SSH)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
+    parser = _Parser(prog="python -m linkbacks.cli", parents=[_common_options(defaults=True)],
                      description="Moderate the responses the receiver stored: the commands behind "
                                  "`invoke linkbacks.*`, run on the server over SSH.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -288,8 +323,23 @@ class LocalQueue:
         return execute([*argv, "--db", str(self.db)])
 
 
-def _queue(db: str | Path, remote) -> LocalQueue:
-    return remote if remote is not None else LocalQueue(db)
+class _Remote:
+    """RemoteQueue whose failures are LinkbacksErrors, like the local queue's."""
+
+    def __init__(self, remote: RemoteModeration):
+        self.queue = RemoteQueue(remote)
+
+    def run(self, argv: list[str]) -> dict:
+        try:
+            return self.queue.run(argv)
+        except RemoteQueueError as exc:
+            raise LinkbacksError(str(exc)) from None
+
+
+def _queue(db: str | Path, remote: RemoteModeration | None):
+    """The queue the tasks work on: on the server over SSH when ``remote`` is
+    given, else the database ``db`` here."""
+    return _Remote(remote) if remote is not None else LocalQueue(db)
 
 
 def format_linkback(row: StoredLinkback) -> str:
@@ -332,7 +382,8 @@ def export(
     written here by the same rules."""
     slugs = _known_slugs(_reviews_index_file(reviews_json))
     if remote is not None:
-        snapshot = Snapshot([stored_from_fields(row) for row in remote.run(["export-records"])["rows"]])
+        rows = _queue(db, remote).run(["export-records"])["rows"]
+        snapshot = Snapshot([stored_from_fields(row) for row in rows])
         return _export_lines(lambda: moderation.export(snapshot, Path(content_dir), slugs, subdir), content_dir, subdir)
     with _opened(db) as store:
         return _export_lines(lambda: moderation.export(store, Path(content_dir), slugs, subdir), content_dir, subdir)
@@ -359,7 +410,7 @@ def reverify(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), allow_loopbac
     what went before the site changes. With ``remote`` the fetching happens
     on the server."""
     if remote is not None:
-        results = remote.run(["reverify"])["results"]
+        results = _queue(db, remote).run(["reverify"])["results"]
     else:
         with _opened(db) as store:
             results = _reverify_payload(moderation.reverify(store, Fetcher(allow_loopback=allow_loopback)))["results"]
@@ -431,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv
     try:
+        args = build_parser().parse_args(argv)
+        if args.db and not Path(args.db).is_file():
+            # Here, unlike in the tasks, a missing file is a wrong path, not a new store.
+            raise LinkbacksError(f"--db {args.db!r}: no such file; expected the receiver's database "
+                                 "(its LINKBACKS_DB; on the writer's machine, LINKBACKS_REMOTE_DB)")
         payload = execute(argv)
     except LinkbacksError as exc:
         if as_json:
