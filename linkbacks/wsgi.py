@@ -12,7 +12,11 @@ their defaults and checks are in ``reelnotes.settings.receiver_environ``):
     the path the proxy serves the receiver under, e.g. ``/linkbacks``;
 ``LINKBACKS_TRUST_FORWARDED_FOR`` (optional, default ``no``)
     ``yes`` behind a proxy that sets X-Forwarded-For: rate limits then count
-    the real client, not the proxy.
+    the real client, not the proxy;
+``LINKBACKS_SMTP_*``, ``LINKBACKS_NOTIFY_*`` (optional)
+    e-mail notices of new responses (``reelnotes.settings.notice_settings``);
+    with ``LINKBACKS_SMTP_HOST`` set, a sender thread starts with the
+    receiver and delivers the outbox.
 
     gunicorn --workers 1 --threads 8 --bind 127.0.0.1:8001 linkbacks.wsgi:application
 
@@ -23,8 +27,8 @@ Importing this module checks the configuration -- a missing or bad variable,
 a ``reviews.json`` that cannot be read or a file that is not a linkbacks
 database raises ``SettingProblem`` naming the variable, so the server refuses
 to start -- but starts no thread and keeps no database connection open. The
-receiver itself (its store and its webmention workers) is built when the
-first request arrives, in the process that serves it: after gunicorn forks,
+receiver itself (its store, its webmention workers and its notice sender) is
+built when the first request arrives, in the process that serves it: after gunicorn forks,
 not before.
 """
 
@@ -36,7 +40,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from reelnotes.settings import SettingProblem, receiver_environ
+from reelnotes.settings import SettingProblem, notice_settings, receiver_environ
 
 from .app import Config, LinkbackApp
 from .targets import ReviewsIndex
@@ -50,6 +54,7 @@ def config_from_env(environ: Mapping[str, str]) -> Config:
         site_url=values.site_url,
         base_path=values.base_path,
         trust_forwarded_for=values.trust_forwarded_for,
+        notices=notice_settings({}, environ),
     )
 
 
