@@ -65,7 +65,11 @@ class Config:
     status_limit: RateLimit = RateLimit(120, 60.0)  # status look-ups per client IP
     fetch_timeout: float = fetch.DEFAULT_TIMEOUT
     fetch_max_bytes: int = fetch.DEFAULT_MAX_BYTES
-    webmention_workers: int = 2
+    webmention_workers: int = 8
+    # At once, at most this many verifications of one source host and of one
+    # client's webmentions: a flood of slow sources never holds every worker.
+    webmention_per_host: int = 2
+    webmention_per_client: int = 4
     max_queued_webmentions: int = 1000  # beyond this, 503 until the workers catch up
     trust_forwarded_for: bool = False  # only behind a proxy that sets X-Forwarded-For
     # Public path prefix of the receiver when a proxy mounts it without setting
@@ -103,9 +107,11 @@ class LinkbackApp:
             on_failure=lambda token: self.store.finish_request(token, "failed"),
             workers=config.webmention_workers,
             max_queued=config.max_queued_webmentions,
+            per_key={"host": config.webmention_per_host, "client": config.webmention_per_client},
         )
         # Webmentions a previous run left queued are verified first.
-        self.queue.start(request.token for request in self.store.queued_requests())
+        self.queue.start((request.token, webmention.queue_keys(request.source, request.client_ip))
+                         for request in self.store.queued_requests())
         if config.notices is not None:
             self.notices = NoticeWorker(self.store, config.notices, config.notice_interval)
             self.notices.start()  # sends what a previous run left in the outbox, then waits

@@ -17,7 +17,7 @@ from reelnotes.contract import WEBMENTION_STATUS_ROUTE
 
 from .. import verify
 from ..store import DuplicateLinkback
-from ..targets import identity_url, is_http_url, same_page, strip_fragment
+from ..targets import identity_url, is_http_url, same_page, site_key, strip_fragment
 from ..web import BAD_REQUEST, TOO_MANY, HTTPError, json_response, parse_form, read_body, text_response
 
 if TYPE_CHECKING:
@@ -54,10 +54,16 @@ def receive(app: LinkbackApp, environ):
     if app.queue.full():
         return text_response("503 Service Unavailable", "Busy; try again later.", [("Retry-After", "120")])
     token = app.store.add_request(source=source, target=target, review=review.slug, client_ip=ip)
-    app.queue.put(token)
+    app.queue.put(token, queue_keys(source, ip))
     prefix = (app.config.base_path or environ.get("SCRIPT_NAME", "")).rstrip("/")
     location = f"{prefix}{WEBMENTION_STATUS_ROUTE}{token}"
     return json_response("202 Accepted", {"status": "pending", "location": location}, [("Location", location)])
+
+
+def queue_keys(source: str, client: str) -> tuple:
+    """What the verification queue shares fairly: the source's site (host and
+    port) and the client."""
+    return (("host", site_key(source) or ""), ("client", client))
 
 
 def status(app: LinkbackApp, environ, token: str):

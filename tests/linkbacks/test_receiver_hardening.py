@@ -209,3 +209,66 @@ def test_a_source_titled_with_zero_width_characters_is_stored_without_them(pages
     row = receiver.app.store.find("her-2013", source)
     assert row.title == "Re\u0435l N\u043etes review"
     assert row.author == "Blog"
+
+
+# --- 6. Head-of-line blocking ------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_source():
+    """A blog whose pages take longer than the fetch deadline to answer."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 -- http.server's hook name
+            stop.wait(6)
+            try:
+                self.send_response(200)
+                self.end_headers()
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _verified_within(running, token: str, limit: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if running.app.store.request_status(token) == "verified":
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return float("inf")
+
+
+@pytest.mark.parametrize("flood", ["one client", "many clients"])
+def test_a_flood_of_slow_sources_does_not_hold_up_a_good_webmention(pages, tmp_path, slow_source, flood):
+    """16 webmentions whose sources answer after the 2 s deadline, then a good
+    one from someone else: it is verified at once, not after the flood (which
+    a first-in-first-out queue with 2 workers made wait 16 s)."""
+    workers = {"one client": 2, "many clients": 4}[flood]
+    with start_receiver(tmp_path, webmention_workers=workers, webmention_per_client=max(1, workers // 2),
+                        fetch_timeout=2.0, trust_forwarded_for=True) as running:
+        for n in range(16):
+            client = "198.51.100.1" if flood == "one client" else f"198.51.100.{n + 1}"
+            reply = request(running.port, "POST", "/webmention",
+                            f"source={slow_source}/slow/{n}&target={HER}",
+                            {"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": client})
+            assert reply.status == 202
+        time.sleep(0.3)  # the flood has taken its workers
+        good = pages.page_linking("/wm/good-after-flood", HER)
+        reply = request(running.port, "POST", "/webmention", f"source={good}&target={HER}",
+                        {"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "203.0.113.50"})
+        token = reply.headers["location"].rsplit("/", 1)[1]
+        assert _verified_within(running, token, 30) < 1.5  # less than one slow source's deadline
