@@ -60,7 +60,7 @@ class WorkQueue:
         self._cond = threading.Condition()
         self._closing = False
         self._threads: list[threading.Thread] = []
-        self._waits: deque[float] = deque(maxlen=100_000)
+        self._waits: deque[tuple[str, float]] = deque(maxlen=100_000)
 
     def start(self, left_over: Iterable[str | tuple[str, tuple]] = ()) -> None:
         """Start the threads, then queue ``left_over`` (tokens a previous run
@@ -109,8 +109,8 @@ class WorkQueue:
                 self._cond.wait(remaining)
         return True
 
-    def waits(self) -> list[float]:
-        """Seconds each handled token waited between ``put`` and a worker taking it."""
+    def waits(self) -> list[tuple[str, float]]:
+        """(token, seconds it waited between ``put`` and a worker taking it), in the order taken."""
         with self._cond:
             return list(self._waits)
 
@@ -127,7 +127,7 @@ class WorkQueue:
                         del self._items[index]
                         self._active.update(item.keys)
                         self._busy += 1
-                        self._waits.append(time.monotonic() - item.queued)
+                        self._waits.append((item.token, time.monotonic() - item.queued))
                         return item
                 self._cond.wait()
 
