@@ -313,7 +313,10 @@ def _where(site, db, local):
 @task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database",
                          "local": LOCAL_HELP})
 def linkbacks_list(c, status=None, db=None, local=False):
-    """List the responses waiting for moderation first (replies and linkbacks)."""
+    """List responses (replies, linkbacks), pending first.
+
+    From the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set.
+    """
     cli, site = _linkbacks()
     database, remote = _where(site, db, local)
     lines = _linkbacks_call(cli, "list_linkbacks", database, status=status, remote=remote)
@@ -340,7 +343,10 @@ def _moderate(status):
 @task(name="forget", help={"id": "the response's number (see linkbacks.list)", "db": "SQLite database",
                            "local": LOCAL_HELP})
 def linkbacks_forget(c, id, db=None, local=False):
-    """Remove a response from the store for good (then export to take it off the site)."""
+    """Remove a response from the store for good.
+
+    Then run linkbacks.export (and build) to take it off the site.
+    """
     cli, site = _linkbacks()
     database, remote = _where(site, db, local)
     print("Forgotten: " + _linkbacks_call(cli, "forget", database, id, remote=remote))
@@ -348,8 +354,9 @@ def linkbacks_forget(c, id, db=None, local=False):
 
 @task(name="export", help={"db": "SQLite database", "local": LOCAL_HELP})
 def linkbacks_export(c, db=None, local=False):
-    """Write approved responses into content/linkbacks/ (from the server when configured).
+    """Write approved responses into content/linkbacks/.
 
+    Pulled from the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set.
     Needs output/reviews.json from a build (invoke preview).
     """
     cli, site = _linkbacks()
