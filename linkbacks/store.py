@@ -384,8 +384,8 @@ class Store:
         try:
             with self._write() as conn:
                 if held_reason is None:
-                    held_reason = _linkback_held_reason(conn, key) if status == "pending" and kind in LINKBACK_KINDS \
-                        else ""
+                    held_linkback = status == "pending" and kind in LINKBACK_KINDS
+                    held_reason = _linkback_held_reason(conn, key) if held_linkback else ""
                 cur = conn.execute(
                     "INSERT INTO linkbacks (review, source, source_key, target, kind, type, title, author,"
                     " excerpt, status, client_ip, received, updated, held_reason)"
