@@ -295,42 +295,75 @@ def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, 
     _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
                     reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
                     base_path=site.base_path if base_path is None else base_path,
-                    trust_forwarded_for=trust_forwarded_for)
+                    trust_forwarded_for=trust_forwarded_for, notices=site.notices)
 
 
-@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)",
-                         "db": "SQLite file or postgresql:// URL"})
-def linkbacks_list(c, status=None, db=None):
-    """List received linkbacks."""
+LOCAL_HELP = "use the database on this machine even when LINKBACKS_REMOTE_* point at the server"
+DB_HELP = "SQLite file or postgresql:// URL here (implies --local)"
+
+
+def _where(site, db, local):
+    """(database, remote) for a moderation task: the receiver's database on the
+    server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set, unless --local
+    or --db says to use one here."""
+    if local or db or site.remote is None:
+        return db or site.db, None
+    return site.db, site.remote
+
+
+@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": DB_HELP,
+                         "local": LOCAL_HELP})
+def linkbacks_list(c, status=None, db=None, local=False):
+    """List responses (replies, linkbacks), pending first.
+
+    From the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set.
+    """
     cli, site = _linkbacks()
-    lines = _linkbacks_call(cli, "list_linkbacks", db or site.db, status=status)
+    database, remote = _where(site, db, local)
+    lines = _linkbacks_call(cli, "list_linkbacks", database, status=status, remote=remote)
+    if remote is not None:
+        print(f"On the server {remote}:")
     for line in lines:
         print(line)
     if not lines:
-        print(f"No {status + ' ' if status else ''}linkbacks.")
+        print(f"No {status + ' ' if status else ''}responses.")
 
 
 def _moderate(status):
-    def moderate(c, id, db=None):
+    def moderate(c, id, db=None, local=False):
         cli, site = _linkbacks()
-        _linkbacks_call(cli, "set_status", db or site.db, id, status)
-        print(f"Linkback #{str(id).lstrip('#')}: {status}")
+        database, remote = _where(site, db, local)
+        print(_linkbacks_call(cli, "set_status", database, id, status, remote=remote))
 
-    moderate.__doc__ = f"Mark a linkback as {status}."
+    moderate.__doc__ = f"Mark a response as {status}."
     name = {"approved": "approve", "rejected": "reject", "spam": "spam"}[status]
-    return task(moderate, name=name,
-                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite file or postgresql:// URL"})
+    return task(moderate, name=name, help={"id": "the response's number (see linkbacks.list)",
+                                           "db": DB_HELP, "local": LOCAL_HELP})
 
 
-@task(name="export", help={"db": "SQLite file or postgresql:// URL"})
-def linkbacks_export(c, db=None):
-    """Write approved linkbacks into content/linkbacks/.
+@task(name="forget", help={"id": "the response's number (see linkbacks.list)", "db": DB_HELP,
+                           "local": LOCAL_HELP})
+def linkbacks_forget(c, id, db=None, local=False):
+    """Remove a response from the store for good.
 
+    Then run linkbacks.export (and build) to take it off the site.
+    """
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    print("Forgotten: " + _linkbacks_call(cli, "forget", database, id, remote=remote))
+
+
+@task(name="export", help={"db": DB_HELP, "local": LOCAL_HELP})
+def linkbacks_export(c, db=None, local=False):
+    """Write approved responses into content/linkbacks/.
+
+    Pulled from the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set.
     Needs output/reviews.json from a build (invoke preview).
     """
     cli, site = _linkbacks()
-    for line in _linkbacks_call(cli, "export", db or site.db, site.content, site.reviews_json,
-                                subdir=site.records_folder):
+    database, remote = _where(site, db, local)
+    for line in _linkbacks_call(cli, "export", database, site.content, site.reviews_json,
+                                subdir=site.records_folder, remote=remote):
         print(line)
 
 
@@ -346,20 +379,21 @@ def linkbacks_send(c):
         print(line)
 
 
-@task(name="reverify", help={"db": "SQLite file or postgresql:// URL"})
-def linkbacks_reverify(c, db=None):
+@task(name="reverify", help={"db": DB_HELP, "local": LOCAL_HELP})
+def linkbacks_reverify(c, db=None, local=False):
     """Re-check approved linkbacks; reject the dead ones.
 
     Only the database changes: run linkbacks.export (and build) to update the site.
     """
     cli, site = _linkbacks()
-    for line in _linkbacks_call(cli, "reverify", db or site.db):
+    database, remote = _where(site, db, local)
+    for line in _linkbacks_call(cli, "reverify", database, remote=remote):
         print(line)
 
 
 linkbacks = Collection("linkbacks")
 for _task in (linkbacks_serve, linkbacks_list, _moderate("approved"), _moderate("rejected"),
-              _moderate("spam"), linkbacks_export, linkbacks_send, linkbacks_reverify):
+              _moderate("spam"), linkbacks_forget, linkbacks_export, linkbacks_send, linkbacks_reverify):
     linkbacks.add_task(_task)
 
 ns = Collection(clean, build, rebuild, regenerate, serve, reserve, preview, livereload, publish,

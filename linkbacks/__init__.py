@@ -17,15 +17,19 @@ The pieces, in the order a linkback travels through them:
   ``workers`` -- the queue of webmentions waiting for verification.
 * ``fetch`` -- fetching sources (public addresses only) and ``verify`` --
   does the source link to the review, and what does it say.
-* ``store`` -- the database of received linkbacks and their status: an
-  SQLite file, or PostgreSQL shared by several instances (``database``:
-  what differs between the two).
+* ``store`` -- the database of received linkbacks and their status, and
+  the outbox of e-mail notices: an SQLite file, or PostgreSQL shared by
+  several instances (``database``: what differs between the two);
+  ``notices`` -- sending the notices.
 * ``moderation`` -- approve / reject / spam, ``export`` of the approved ones
-  into ``content/linkbacks/<slug>.json`` and ``reverify``.
+  into ``content/linkbacks/<slug>.json`` and ``reverify``; ``queue`` -- the
+  moderation queue as JSON data; ``listing`` -- how it is shown in a
+  terminal; ``remote`` -- the queue on the web server, over SSH.
 * ``sender`` -- sends linkbacks for the external links of published reviews.
 * ``targets`` -- URL comparison, and the reviews that accept linkbacks.
 * ``server`` -- the receiver in a threaded ``wsgiref`` server;
-  ``cli`` -- thin functions for the invoke tasks;
+  ``cli`` -- thin functions for the invoke tasks, and ``python -m
+  linkbacks.cli``, the moderation commands the tasks run on the server;
   ``wsgi`` -- the receiver as a WSGI ``application`` configured by
   environment variables, for a production server behind a proxy.
 """

@@ -10,20 +10,27 @@ them, since review pages advertise them):
 
 Every source is fetched (public addresses only) and must link to the review
 before anything is stored, as ``pending``. A source's fragment is dropped
-first (``src#a`` and ``src#b`` are the page ``src``), so the duplicate check
-and the per-pair rate limit see one source. Bodies are capped (413), UTF-7
-and undecodable input refused (400), client IPs and (source, target) pairs
-are rate limited (429 / TrackBack error / fault 49), a (review, source) pair
-is stored once (fault 48). Text is stored as plain text, capped. Error
+first (``src#a`` and ``src#b`` are the page ``src``), and the duplicate
+check and the per-pair rate limit go by the source's identity
+(``targets.identity_url``: case, default ports, dot segments, repeated
+slashes and tracking parameters do not make another page), so they see one
+source however it is spelt; the spelling sent is what is stored and shown.
+Bodies are capped (413), UTF-7 and undecodable input refused (400), client
+IPs and (source, target) pairs are rate limited (429 / TrackBack error /
+fault 49), a (review, source) pair is stored once (fault 48). Text is stored as plain text, capped. Error
 messages are fixed strings: nothing from the request is echoed back.
 
 Making a ``LinkbackApp`` opens its store, reads ``reviews.json`` and starts
-the webmention worker threads; ``close()`` stops them. (``linkbacks.wsgi``
+the webmention worker threads and, with notice settings, the notice sender
+(``notices.NoticeWorker``); ``close()`` stops them. There is no moderation
+route: the queue is read and moderated only with ``python -m linkbacks.cli``
+on the server, which the writer's tasks reach over SSH. (``linkbacks.wsgi``
 makes one only when the first request arrives.)
 
 Several instances can share one PostgreSQL database: duplicates are the
-store's UNIQUE constraint, the rate limits are rows in it
-(``limits.SharedRateLimiter``) and so is the webmention queue (``workers``).
+store's unique index, the rate limits are rows in it
+(``limits.SharedRateLimiter``), and so are the webmention queue
+(``workers``) and the outbox of notices.
 """
 
 from __future__ import annotations
@@ -33,9 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelnotes.contract import PINGBACK_ROUTE, TRACKBACK_ROUTE, WEBMENTION_ROUTE, WEBMENTION_STATUS_ROUTE
+from reelnotes.settings import NoticeSettings
 
 from . import fetch
 from .limits import RateLimit, RateLimiter, SharedRateLimiter
+from .notices import NoticeWorker
 from .protocols import pingback, trackback, webmention
 from .store import Store
 from .targets import ReloadingReviewsIndex
@@ -52,12 +61,22 @@ class Config:
     site_url: str = ""
     allow_loopback: bool = False  # tests only: lets sources live on 127.0.0.1/::1
     max_body_bytes: int = 64 * 1024
+    # Reading a request (line, headers, body): a client silent this long is
+    # cut off, and the whole request must have arrived by the deadline.
+    read_timeout: float = 3.0
+    request_deadline: float = 15.0
     ip_limit: RateLimit = RateLimit(30, 60.0)  # linkback POSTs per client IP
     pair_limit: RateLimit = RateLimit(3, 3600.0)  # per (source, target)
     status_limit: RateLimit = RateLimit(120, 60.0)  # status look-ups per client IP
     fetch_timeout: float = fetch.DEFAULT_TIMEOUT
     fetch_max_bytes: int = fetch.DEFAULT_MAX_BYTES
-    webmention_workers: int = 2  # 0: this instance only accepts; others verify
+    # 0: this instance only accepts webmentions; other instances verify them.
+    webmention_workers: int = 8
+    # At once, at most this many verifications in this instance of one source
+    # site and of one client's webmentions: a flood of slow sources never
+    # holds every worker (workers.WorkQueue).
+    webmention_per_host: int = 2
+    webmention_per_client: int = 4
     max_queued_webmentions: int = 1000  # beyond this, 503 until the workers catch up
     # A claimed webmention whose instance has not answered within this many
     # seconds (it died) is taken by another; longer than one verification.
@@ -72,6 +91,10 @@ class Config:
     # Requests are answered with or without the prefix, so a proxy may pass
     # the path on as it is or strip it.
     base_path: str = ""
+    # E-mail notices of new responses (reelnotes.settings.notice_settings);
+    # None: they wait in the outbox for `python -m linkbacks.cli notify`.
+    notices: NoticeSettings | None = None
+    notice_interval: float = 30.0  # how often the sender looks for retries and the digest
 
 
 class LinkbackApp:
@@ -79,7 +102,8 @@ class LinkbackApp:
 
     def __init__(self, config: Config):
         self.config = config
-        self.store = Store(config.db_path)
+        self.notices = None
+        self.store = Store(config.db_path, on_notice=self._notice_queued)
         self.fetcher = fetch.Fetcher(
             allow_loopback=config.allow_loopback,
             timeout=config.fetch_timeout,
@@ -98,18 +122,38 @@ class LinkbackApp:
         self.queue = WorkQueue(
             handle=lambda token: webmention.process(self, token),
             on_failure=lambda token: self.store.finish_request(token, "failed"),
-            claim=lambda worker: self.store.claim_request(worker, config.webmention_lease),
+            claim=self._claim,
             count_queued=self.store.count_queued,
             release=self.store.release_requests,
             workers=config.webmention_workers,
             max_queued=config.max_queued_webmentions,
+            per_key={"host": config.webmention_per_host, "client": config.webmention_per_client},
             poll_interval=config.webmention_poll,
         )
         # Webmentions left queued (by a previous run, or another instance) are claimed from the database.
         self.queue.start()
+        if config.notices is not None:
+            # Sends what a previous run left in the outbox, then waits; with
+            # PostgreSQL, every instance's sender shares the one outbox.
+            self.notices = NoticeWorker(self.store, config.notices, config.notice_interval)
+            self.notices.start()
+
+    def _claim(self, worker: str, skip: dict[str, frozenset[str]]):
+        """The oldest queued webmention whose source site and client are not
+        in ``skip`` (this instance's workers already hold as many of them as
+        the caps allow), as (token, its keys), or None."""
+        claim = self.store.claim_next(worker, self.config.webmention_lease, skip_sites=skip.get("host", ()),
+                                      skip_clients=skip.get("client", ()))
+        return None if claim is None else (claim.token, (("host", claim.site), ("client", claim.client)))
+
+    def _notice_queued(self) -> None:
+        if self.notices is not None:
+            self.notices.wake()
 
     def close(self) -> None:
         self.queue.close()
+        if self.notices is not None:
+            self.notices.close()
         self.store.close()  # idle connections; the store opens new ones if used again
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

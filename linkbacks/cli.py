@@ -3,6 +3,12 @@ text out, nothing printed (except by ``serve``, which logs while it runs).
 ``site_files`` turns the site's settings into the paths and addresses the
 tasks pass in, with the defaults of ``reelnotes.settings``.
 
+The moderation commands also run as ``python -m linkbacks.cli <command>
+[--db DB] [--json]`` (``main``): on the web server, where the receiver's
+database is, the tasks on the writer's machine run them over SSH
+(``remote``) and read the JSON they print. Every function taking
+``remote`` works on that database when it is given, else on ``db`` here.
+
 Every problem the person at the keyboard can fix -- a bad option value, an
 unknown linkback, a missing build, a port in use, a file that is not a
 linkbacks database -- raises ``LinkbacksError`` with a message naming the
@@ -12,7 +18,11 @@ exit 1.
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,15 +34,28 @@ from reelnotes.contract import (
     REVIEWS_INDEX,
     LinkbackDataError,
     ReviewsIndexError,
-    clean_display_text,
     read_reviews_index,
 )
-from reelnotes.settings import SettingProblem, database_location, default, port_number, setting, url_path
+from reelnotes.settings import (
+    NoticeSettings,
+    RemoteModeration,
+    SettingProblem,
+    database_location,
+    default,
+    notice_settings,
+    port_number,
+    remote_moderation,
+    setting,
+    url_path,
+)
 
-from . import moderation
+from . import moderation, notices
 from .app import Config
-from .database import database_errors, reason, redact
+from .database import database_errors, is_database_url, reason, redact
 from .fetch import Fetcher
+from .listing import format_response, terminal_text
+from .queue import Snapshot, export_fields, response_fields, stored_from_fields
+from .remote import RemoteQueue, RemoteQueueError
 from .sender import send_from_output
 from .server import serve as _serve
 from .store import STATUSES, Store, StoredLinkback, UnknownLinkback
@@ -60,17 +83,24 @@ class SiteFiles:
     site_url: str
     site_name: str
     base_path: str  # the path of FILMREVIEWS_LINKBACKS_ENDPOINT, e.g. /linkbacks
+    # The receiver's database on the web server, when LINKBACKS_REMOTE_* are
+    # set: the moderation tasks then work there over SSH (unless --local).
+    remote: RemoteModeration | None = None
+    notices: NoticeSettings | None = None  # for `invoke linkbacks.serve`
 
     @property
     def reviews_json(self) -> Path:
         return self.output / REVIEWS_INDEX
 
 
-def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the site's settings") -> SiteFiles:
+def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the site's settings",
+               environ: Mapping[str, str] | None = None) -> SiteFiles:
     """SiteFiles from the settings dict Pelican reads (relative paths are
-    under ``root``); a bad setting is a LinkbacksError naming it and ``where``
-    it is set."""
+    under ``root``; for the SSH and SMTP settings an environment variable of
+    the same name wins); a bad setting is a LinkbacksError naming it and
+    ``where`` it is set."""
     root = Path(root)
+    environ = os.environ if environ is None else environ
     try:
         endpoint = setting(settings, "FILMREVIEWS_LINKBACKS_ENDPOINT")
         return SiteFiles(
@@ -83,6 +113,8 @@ def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the 
             site_url=settings["SITEURL"],
             site_name=settings["SITENAME"],
             base_path=url_path(urlsplit(endpoint).path, "FILMREVIEWS_LINKBACKS_ENDPOINT"),
+            remote=remote_moderation(settings, environ),
+            notices=notice_settings(settings, environ),
         )
     except SettingProblem as exc:
         raise LinkbacksError(f"{where}: {exc}") from None
@@ -134,6 +166,7 @@ def serve(
     allow_loopback: bool = False,
     base_path: str = "",
     trust_forwarded_for: bool = False,
+    notices: NoticeSettings | None = None,
 ) -> None:
     """Run the receiver until Ctrl-C. ``base_path``: the public prefix when a
     proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
@@ -143,7 +176,7 @@ def serve(
     db = _option(database_location, db, "--db")
     config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
                     allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
-                    trust_forwarded_for=bool(trust_forwarded_for))
+                    trust_forwarded_for=bool(trust_forwarded_for), notices=notices)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
         pass  # a broken database is reported here, before anything listens
@@ -160,14 +193,27 @@ def serve(
         ) from None
 
 
-def format_linkback(row: StoredLinkback) -> str:
-    kind = row.kind if row.kind != "webmention" else f"webmention/{row.type}"
-    title = clean_display_text(row.title, 80) or "(no title)"
-    author = clean_display_text(row.author, 40)
-    return (
-        f"#{row.id:<5} {row.status:<8} {kind:<19} {row.review:<28} {row.source}  "
-        f"\"{title}\"{' by ' + author if author else ''}  {row.received}"
-    )
+# --- The moderation queue ---------------------------------------------------------
+# Each command is a handler (store, parsed arguments) -> JSON-ready payload.
+# ``execute`` runs one from command-line arguments: ``python -m linkbacks.cli``
+# (on the server, over SSH) and ``LocalQueue`` (here) both go through it, so
+# the tasks get the same payload from either side.
+
+MODERATION = {"approve": "approved", "reject": "rejected", "spam": "spam"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as LinkbacksError (one line, JSON with --json)."""
+
+    def error(self, message):
+        raise LinkbacksError(f"{self.prog}: {message}")
+
+
+def _linkback_id(value: int | str) -> int:
+    try:
+        return int(str(value).strip().lstrip("#"))
+    except ValueError:
+        raise LinkbacksError(f"Linkback {value!r}: expected a linkback number (see invoke linkbacks.list)") from None
 
 
 def _status(status: str | None) -> str | None:
@@ -176,26 +222,154 @@ def _status(status: str | None) -> str | None:
     return status or None
 
 
-def list_linkbacks(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), status: str | None = None) -> list[str]:
-    status = _status(status)
-    with _opened(db) as store:
-        return [format_linkback(row) for row in store.list(status)]
+def _cmd_list(store: Store, args) -> dict:
+    return {"responses": [response_fields(row) for row in store.moderation_queue(_status(args.status))]}
 
 
-def set_status(db: str | Path, id: int | str, status: str) -> str:  # noqa: A002 -- task parameter name
-    """Moderate one linkback; returns its new listing line."""
+def _cmd_moderate(store: Store, args) -> dict:
+    linkback_id = _linkback_id(args.id)
     try:
-        linkback_id = int(str(id).strip().lstrip("#"))
-    except ValueError:
-        raise LinkbacksError(f"Linkback {id!r}: expected a linkback number (see invoke linkbacks.list)") from None
-    if status not in STATUSES:
-        raise LinkbacksError(f"Status {status!r}: expected one of {', '.join(STATUSES)}")
-    with _opened(db) as store:
+        row = store.set_status(linkback_id, MODERATION[args.command])
+    except UnknownLinkback:
+        raise LinkbacksError(f"No linkback #{linkback_id} (see invoke linkbacks.list)") from None
+    return {"response": response_fields(row)}
+
+
+def _cmd_forget(store: Store, args) -> dict:
+    linkback_id = _linkback_id(args.id)
+    try:
+        row = store.delete_response(linkback_id)
+    except UnknownLinkback:
+        raise LinkbacksError(f"No linkback #{linkback_id} (see invoke linkbacks.list)") from None
+    return {"forgotten": response_fields(row)}
+
+
+def _cmd_export_records(store: Store, args) -> dict:
+    return {"rows": [export_fields(row) for row in store.list()]}
+
+
+def _reverify_payload(results) -> dict:
+    return {"results": [{"id": r.id, "source": r.source, "outcome": r.outcome, "reason": r.reason}
+                        for r in results]}
+
+
+def _cmd_reverify(store: Store, args) -> dict:
+    return _reverify_payload(moderation.reverify(store, Fetcher()))
+
+
+def _cmd_notify(store: Store, args) -> dict:
+    try:
+        settings = notice_settings({}, os.environ)
+    except SettingProblem as exc:
+        raise LinkbacksError(str(exc)) from None
+    if settings is None:
+        raise LinkbacksError("LINKBACKS_SMTP_HOST is not set: notices are off (see README, Notices)")
+    return notices.send_due(store, settings, digest_now=args.digest_now).to_dict()
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """--db and --json, accepted before or after the command. Only the main
+    parser has defaults: a subcommand's would overwrite what came before it."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=os.environ.get("LINKBACKS_DB", "") if defaults else argparse.SUPPRESS,
+                        help="the receiver's SQLite file or postgresql:// URL (default: $LINKBACKS_DB)")
+    common.add_argument("--json", action="store_true", default=False if defaults else argparse.SUPPRESS,
+                        help="print the result as JSON (for the tasks over SSH)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
+    parser = _Parser(prog="python -m linkbacks.cli", parents=[_common_options(defaults=True)],
+                     description="Moderate the responses the receiver stored: the commands behind "
+                                 "`invoke linkbacks.*`, run on the server over SSH.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    listing = commands.add_parser("list", parents=[common], help="the queue, pending first")
+    listing.add_argument("--status", help="pending, approved, rejected or spam (default: all)")
+    listing.set_defaults(handler=_cmd_list)
+    for name, status in MODERATION.items():
+        command = commands.add_parser(name, parents=[common], help=f"mark a response as {status}")
+        command.add_argument("id", help="the response's number (see list)")
+        command.set_defaults(handler=_cmd_moderate)
+    forget = commands.add_parser("forget", parents=[common], help="remove a response from the store for good")
+    forget.add_argument("id", help="the response's number (see list)")
+    forget.set_defaults(handler=_cmd_forget)
+    records = commands.add_parser("export-records", parents=[common],
+                                  help="the approved records, for `invoke linkbacks.export` to write")
+    records.set_defaults(handler=_cmd_export_records)
+    reverify_command = commands.add_parser("reverify", parents=[common],
+                                           help="fetch approved sources again; reject the dead ones")
+    reverify_command.set_defaults(handler=_cmd_reverify)
+    notify = commands.add_parser("notify", parents=[common],
+                                 help="send the notices that are due (LINKBACKS_SMTP_*, LINKBACKS_NOTIFY_*); for cron")
+    notify.add_argument("--digest-now", action="store_true", help="send the daily digest now, if anything waits")
+    notify.set_defaults(handler=_cmd_notify)
+    return parser
+
+
+def execute(argv: list[str]) -> dict:
+    """Run one moderation command from command-line arguments; returns its
+    payload or raises LinkbacksError."""
+    args = build_parser().parse_args(argv)
+    if not args.db:
+        raise LinkbacksError("--db: expected the receiver's database file (or set LINKBACKS_DB)")
+    with _opened(args.db) as store:
+        return args.handler(store, args)
+
+
+class LocalQueue:
+    """The moderation queue in a database on this machine."""
+
+    def __init__(self, db: str | Path):
+        self.db = db
+
+    def run(self, argv: list[str]) -> dict:
+        return execute([*argv, "--db", str(self.db)])
+
+
+class _Remote:
+    """RemoteQueue whose failures are LinkbacksErrors, like the local queue's."""
+
+    def __init__(self, remote: RemoteModeration):
+        self.queue = RemoteQueue(remote)
+
+    def run(self, argv: list[str]) -> dict:
         try:
-            row = store.set_status(linkback_id, status)
-        except UnknownLinkback:
-            raise LinkbacksError(f"No linkback #{linkback_id} (see invoke linkbacks.list)") from None
-    return format_linkback(row)
+            return self.queue.run(argv)
+        except RemoteQueueError as exc:
+            raise LinkbacksError(str(exc)) from None
+
+
+def _queue(db: str | Path, remote: RemoteModeration | None):
+    """The queue the tasks work on: on the server over SSH when ``remote`` is
+    given, else the database ``db`` here."""
+    return _Remote(remote) if remote is not None else LocalQueue(db)
+
+
+def format_linkback(row: StoredLinkback) -> str:
+    return format_response(response_fields(row))
+
+
+def list_linkbacks(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), status: str | None = None,
+                   remote=None) -> list[str]:
+    """The queue, pending first: one block of lines per response (kind,
+    review, where from, excerpt, why it is held, warnings)."""
+    argv = ["list"] + (["--status", status] if status else [])
+    return [format_response(response) for response in _queue(db, remote).run(argv)["responses"]]
+
+
+def set_status(db: str | Path, id: int | str, status: str, remote=None) -> str:  # noqa: A002 -- task parameter name
+    """Moderate one response; returns its listing."""
+    command = {value: name for name, value in MODERATION.items()}.get(status)
+    if command is None:
+        raise LinkbacksError(f"Status {status!r}: expected one of {', '.join(STATUSES[1:])}")
+    return format_response(_queue(db, remote).run([command, str(id)])["response"])
+
+
+def forget(db: str | Path, id: int | str, remote=None) -> str:  # noqa: A002 -- task parameter name
+    """Remove one response from the store for good; returns what it was.
+    Its record leaves content/ at the next export."""
+    return format_response(_queue(db, remote).run(["forget", str(id)])["forgotten"])
 
 
 def export(
@@ -203,33 +377,49 @@ def export(
     content_dir: str | Path,
     reviews_json: str | Path,
     subdir: str = default("FILMREVIEWS_LINKBACKS_PATH"),
+    remote=None,
 ) -> list[str]:
-    """Write approved linkbacks into content/<subdir>/<slug>.json; returns a
-    report line per file written and per linkback skipped. reviews.json
-    gives the known review slugs (site_url is not needed)."""
+    """Write approved responses into content/<subdir>/<slug>.json; returns a
+    report line per file written and per response skipped. reviews.json
+    gives the known review slugs (site_url is not needed). With ``remote``
+    the records come from the server (``export-records`` over SSH) and are
+    written here by the same rules."""
     slugs = _known_slugs(_reviews_index_file(reviews_json))
+    if remote is not None:
+        rows = _queue(db, remote).run(["export-records"])["rows"]
+        snapshot = Snapshot([stored_from_fields(row) for row in rows])
+        return _export_lines(lambda: moderation.export(snapshot, Path(content_dir), slugs, subdir), content_dir, subdir)
     with _opened(db) as store:
-        try:
-            result = moderation.export(store, Path(content_dir), slugs, subdir)
-        except LinkbackDataError as exc:  # a hand-edited file gone wrong is not overwritten
-            raise LinkbacksError(f"{exc}; fix or remove the file, then export again") from None
-        except OSError as exc:
-            raise LinkbacksError(f"Cannot write the linkbacks into {Path(content_dir) / subdir}: {exc}") from None
+        return _export_lines(lambda: moderation.export(store, Path(content_dir), slugs, subdir), content_dir, subdir)
+
+
+def _export_lines(run, content_dir, subdir) -> list[str]:
+    try:
+        result = run()
+    except LinkbackDataError as exc:  # a hand-edited file gone wrong is not overwritten
+        raise LinkbacksError(f"{exc}; fix or remove the file, then export again") from None
+    except OSError as exc:
+        raise LinkbacksError(f"Cannot write the linkbacks into {Path(content_dir) / subdir}: {exc}") from None
     lines = [f"wrote {path}" for path in result.written]
     lines += [f"unchanged {path}" for path in result.unchanged]
-    lines += [f"skipped #{row.id}: review {row.review!r} is not published" for row in result.skipped]
+    lines += [f"skipped #{row.id}: review {terminal_text(row.review)!r} is not published" for row in result.skipped]
     return lines
 
 
-def reverify(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), allow_loopback: bool = False) -> list[str]:
+def reverify(db: str | Path = default("FILMREVIEWS_LINKBACKS_DB"), allow_loopback: bool = False,
+             remote=None) -> list[str]:
     """Fetch every approved source again; a line per linkback and a summary.
     Rejected ones stay on the site until the next ``invoke linkbacks.export``
     (and build): reverify only changes the database, so the moderator sees
-    what went before the site changes."""
-    with _opened(db) as store:
-        results = moderation.reverify(store, Fetcher(allow_loopback=allow_loopback))
-    lines = [f"#{r.id} {r.outcome}: {r.reason} ({r.source})" for r in results]
-    counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("kept", "rejected", "unreachable")}
+    what went before the site changes. With ``remote`` the fetching happens
+    on the server."""
+    if remote is not None:
+        results = _queue(db, remote).run(["reverify"])["results"]
+    else:
+        with _opened(db) as store:
+            results = _reverify_payload(moderation.reverify(store, Fetcher(allow_loopback=allow_loopback)))["results"]
+    lines = [f"#{r['id']} {r['outcome']}: {r['reason']} ({terminal_text(r['source'])})" for r in results]
+    counts = {outcome: sum(r["outcome"] == outcome for r in results) for outcome in ("kept", "rejected", "unreachable")}
     summary = (f"{len(results)} approved linkback(s) checked: {counts['kept']} kept, "
                f"{counts['rejected']} rejected, {counts['unreachable']} unreachable (kept; try again later).")
     if counts["rejected"]:
@@ -275,5 +465,50 @@ def _known_slugs(reviews_json: Path) -> set[str]:
     return {review.slug for review in reviews}
 
 
-__all__ = ["LinkbacksError", "SiteFiles", "site_files", "serve", "list_linkbacks", "set_status", "export",
-           "reverify", "send"]
+def _payload_lines(payload: dict) -> list[str]:
+    """A command's payload as text for a person at the server's terminal."""
+    if "responses" in payload:
+        return [format_response(r) for r in payload["responses"]] or ["No responses."]
+    for key in ("response", "forgotten"):
+        if key in payload:
+            return [("Forgotten: " if key == "forgotten" else "") + format_response(payload[key])]
+    if "results" in payload:
+        return [f"#{r['id']} {r['outcome']}: {r['reason']} ({terminal_text(r['source'])})" for r in payload["results"]]
+    if "rows" in payload:
+        return [f"{sum(r['status'] == 'approved' for r in payload['rows'])} approved record(s); "
+                "use --json to read them"]
+    return [terminal_text(f"{key}: {value}") for key, value in payload.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m linkbacks.cli <command> [--db DB] [--json]``: 0 on success;
+    1 with one line (``{"error": ...}`` with --json) when something is wrong."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.db and not is_database_url(args.db) and not Path(args.db).is_file():
+            # Here, unlike in the tasks, a missing file is a wrong path, not a new store.
+            raise LinkbacksError(f"--db {args.db!r}: no such file; expected the receiver's database "
+                                 "(its LINKBACKS_DB; on the writer's machine, LINKBACKS_REMOTE_DB)")
+        payload = execute(argv)
+    except LinkbacksError as exc:
+        if as_json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=True))
+        else:
+            print(terminal_text(str(exc)), file=sys.stderr)
+        return 1
+    if as_json:
+        # ASCII only: nothing from a response can reach a terminal as a control character.
+        print(json.dumps(payload, ensure_ascii=True))
+    else:
+        print("\n".join(_payload_lines(payload)))
+    return 0
+
+
+__all__ = ["LinkbacksError", "SiteFiles", "site_files", "serve", "list_linkbacks", "set_status", "forget", "export",
+           "reverify", "send", "execute", "main", "LocalQueue"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from reelnotes.contract import ReviewsIndexError, is_http_url, read_reviews_index
 
@@ -61,6 +62,77 @@ def site_key(url: str) -> str | None:
     """The site a URL belongs to: host and non-default port (scheme ignored)."""
     key = comparison_key(url)
     return key.split("/", 1)[0] if key else None
+
+
+# Query parameters that only say where a reader came from (analytics and ad
+# click identifiers): a page is the same page with or without them.
+TRACKING_PARAMETERS = frozenset((
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
+    "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "_ga", "_gl", "oly_anon_id", "oly_enc_id", "vero_id",
+))
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normalise_escapes(text: str) -> str:
+    """RFC 3986 6.2.2: %-escapes of unreserved characters decoded, the others
+    in upper case; anything outside printable ASCII escaped as UTF-8."""
+    text = quote(text, safe="".join(chr(c) for c in range(0x21, 0x7F)))
+
+    def one(match):
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(one, text)
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: "/a/./b/../c" -> "/a/c"."""
+    output: list[str] = []
+    for segment in path.split("/")[1:] if path.startswith("/") else path.split("/"):
+        if segment == "..":
+            if output:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    if path.endswith(("/.", "/..")):
+        output.append("")
+    return "/" + "/".join(output)
+
+
+def identity_url(url: str) -> str:
+    """The one spelling of an http(s) URL that every spelling of the same page
+    shares, for telling duplicates apart and counting rate limits (what is
+    shown stays the URL as sent). Syntax-based normalisation (RFC 3986 6.2.2):
+    scheme and host in lower case, a trailing dot, the default port and the
+    fragment dropped, a non-ASCII host in IDNA form, %-escapes normalised, dot
+    segments removed and repeated slashes collapsed; tracking parameters
+    (``utm_*``, ``fbclid``, ``gclid``, ...) are left out of the query. The
+    scheme, the path's case, a trailing slash and other parameters count:
+    they may be another page. A string that is not an http(s) URL is
+    returned as it is."""
+    if not is_http_url(url):
+        return url
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = parts.hostname.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError:
+        host = host.lower()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    if parts.port is not None and parts.port != DEFAULT_PORTS[scheme]:
+        host = f"{host}:{parts.port}"
+    path = remove_dot_segments(re.sub(r"/{2,}", "/", _normalise_escapes(parts.path or "/")))
+    kept = [pair for pair in parts.query.split("&") if pair and not _is_tracking(pair)]
+    query = "&".join(_normalise_escapes(pair) for pair in kept)
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def _is_tracking(pair: str) -> bool:
+    name = unquote(pair.split("=", 1)[0]).lower()
+    return name.startswith("utm_") or name in TRACKING_PARAMETERS
 
 
 def strip_fragment(url: str) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
 from email.message import Message
 from urllib.parse import parse_qsl
+
+logger = logging.getLogger(__name__)
 
 DRAIN_LIMIT = 1024 * 1024  # oversize bodies up to this are read and discarded
 MAX_FORM_FIELDS = 20
@@ -90,12 +93,14 @@ def check_charset(name: str | None, allowed: set[str] = ALLOWED_CHARSETS) -> str
 
 def read_body(environ, limit: int) -> bytes:
     """The request body, at most ``limit`` bytes (413 beyond). Checks the
-    declared Content-Length and the bytes actually read."""
+    declared Content-Length and the bytes actually read: a body that stops
+    short -- the client closed, went silent past the server's read timeout
+    or ran past the request deadline -- is a 400, logged in one line."""
     stream = environ["wsgi.input"]
     length_text = (environ.get("CONTENT_LENGTH") or "").strip()
     if not length_text:
         if environ.get("wsgi.input_terminated"):
-            data = stream.read(limit + 1)
+            data = _read(stream, limit + 1, None)
             if len(data) > limit:
                 raise HTTPError(TOO_LARGE, "Request body too large.")
             return data
@@ -107,22 +112,47 @@ def read_body(environ, limit: int) -> bytes:
         if length <= DRAIN_LIMIT:  # read it away so the client sees our answer
             remaining = length
             while remaining > 0:
-                chunk = stream.read(min(65536, remaining))
+                try:
+                    chunk = stream.read(min(65536, remaining))
+                except OSError:
+                    break
                 if not chunk:
                     break
                 remaining -= len(chunk)
         raise HTTPError(TOO_LARGE, "Request body too large.")
-    data = stream.read(length) if length else b""
+    data = _read(stream, length, length) if length else b""
     if len(data) > limit:  # a stream that returned more than asked for
         raise HTTPError(TOO_LARGE, "Request body too large.")
     return data
 
 
-def parse_form(environ, body: bytes) -> dict[str, str]:
+def _read(stream, size: int, expected: int | None) -> bytes:
+    """``size`` bytes from the request body; a body cut short is HTTPError 400."""
+    try:
+        data = stream.read(size)
+    except OSError as exc:  # silent past the read timeout, or past the request deadline
+        logger.info("request body incomplete: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise HTTPError(BAD_REQUEST, "Request body incomplete.") from None
+    if expected is not None and len(data) < expected:
+        logger.info("request body incomplete: %d of %d bytes before the client closed", len(data), expected)
+        raise HTTPError(BAD_REQUEST, "Request body incomplete.")
+    return data
+
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def parse_form(environ, body: bytes, untyped_ok: bool = False) -> dict[str, str]:
     """application/x-www-form-urlencoded body -> {name: value}; a field sent
-    twice, undecodable bytes, UTF-7 or another media type are refused."""
+    twice, undecodable bytes, UTF-7 or another media type are refused.
+
+    ``untyped_ok``: a body sent without a Content-Type -- which ``wsgiref``
+    reports as text/plain -- or as text/plain is read as a form too. TrackBack
+    1.2 clients send their form that way; Webmention's spec requires the type."""
     ctype, params = content_type(environ)
-    if environ.get("CONTENT_TYPE") and ctype != "application/x-www-form-urlencoded":
+    declared = (environ.get("CONTENT_TYPE") or "").strip()
+    untyped = not declared or ctype == "text/plain"
+    if declared and ctype != FORM_TYPE and not (untyped_ok and untyped):
         raise HTTPError("415 Unsupported Media Type", "Expected a form (application/x-www-form-urlencoded).")
     charset = check_charset(params.get("charset"))
     try:

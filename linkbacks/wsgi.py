@@ -15,7 +15,11 @@ their defaults and checks are in ``reelnotes.settings.receiver_environ``):
     the path the proxy serves the receiver under, e.g. ``/linkbacks``;
 ``LINKBACKS_TRUST_FORWARDED_FOR`` (optional, default ``no``)
     ``yes`` behind a proxy that sets X-Forwarded-For: rate limits then count
-    the real client, not the proxy.
+    the real client, not the proxy;
+``LINKBACKS_SMTP_*``, ``LINKBACKS_NOTIFY_*`` (optional)
+    e-mail notices of new responses (``reelnotes.settings.notice_settings``);
+    with ``LINKBACKS_SMTP_HOST`` set, a sender thread starts with the
+    receiver and delivers the outbox.
 
     gunicorn --workers 1 --threads 8 --bind 127.0.0.1:8001 linkbacks.wsgi:application
 
@@ -28,9 +32,10 @@ a ``reviews.json`` that cannot be read, a file that is not a linkbacks
 database or a PostgreSQL server that does not answer raises
 ``SettingProblem`` naming the variable, so the server refuses to start --
 but starts no thread and keeps no database connection open. The
-receiver itself (its store and its webmention workers) is built when the
-first request arrives, in the process that serves it: after gunicorn forks,
-not before.
+receiver itself (its store, its webmention workers and its notice sender)
+is built when the first request arrives, in the process that serves it:
+after gunicorn forks, not before. On PostgreSQL the notice senders of all
+processes and instances share the outbox: each notice is sent once.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from reelnotes.settings import SettingProblem, receiver_environ
+from reelnotes.settings import SettingProblem, notice_settings, receiver_environ
 
 from .app import Config, LinkbackApp
 from .database import database_errors, dialect_for, is_database_url, reason
@@ -56,6 +61,7 @@ def config_from_env(environ: Mapping[str, str]) -> Config:
         site_url=values.site_url,
         base_path=values.base_path,
         trust_forwarded_for=values.trust_forwarded_for,
+        notices=notice_settings({}, environ),
     )
 
 

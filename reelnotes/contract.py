@@ -144,20 +144,43 @@ def _strip_tags_once(text: str) -> str:
     return "".join(parser.parts)
 
 
+_JOINERS = "\u200c\u200d"  # zero-width non-joiner / joiner
+
+
+def _visible_non_ascii(ch: str) -> bool:
+    return not ch.isascii() and not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+
+
 def _drop_controls(text: str) -> str:
-    return "".join(
-        " " if ch.isspace() else ch
-        for ch in text
-        if ch.isspace()
-        or (unicodedata.category(ch) not in ("Cc", "Cs", "Co") and ch not in _BIDI_CONTROLS)
-    )
+    """Control, private-use and invisible format characters (category Cf:
+    zero-width spaces and joiners, bidi controls, word joiners, the BOM, soft
+    hyphens, tag characters) removed, whitespace made spaces. A joiner stays
+    where it does visible work: between two non-ASCII characters, as inside
+    an emoji sequence or a Persian word -- never between ASCII letters, where
+    it only hides a look-alike."""
+    kept = []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            kept.append(" ")
+            continue
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Co") or ch in _BIDI_CONTROLS:
+            continue
+        if category == "Cf":
+            joins = (ch in _JOINERS and 0 < i < len(text) - 1
+                     and _visible_non_ascii(text[i - 1]) and _visible_non_ascii(text[i + 1]))
+            if not joins:
+                continue
+        kept.append(ch)
+    return "".join(kept)
 
 
 def clean_display_text(value: object, limit: int | None = None) -> str:
     """``value`` as text that is safe to show anywhere, from untrusted input.
 
     Tags (also entity-encoded ones such as ``&lt;script&gt;``) stripped,
-    entities decoded, control and bidi-override characters removed, a space
+    entities decoded, control, bidi-override and other invisible format
+    characters (zero-width spaces, word joiners, the BOM) removed, a space
     after any "<" that could open a tag, whitespace collapsed, and at most
     ``limit`` characters (cut at a word boundary with an ellipsis). The result
     is never markup, and cleaning it again changes nothing."""

@@ -370,3 +370,149 @@ def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
         base_path=url_path(values["LINKBACKS_BASE_PATH"], "LINKBACKS_BASE_PATH"),
         trust_forwarded_for=trust in _YES,
     )
+
+
+def _given(settings: Mapping[str, Any], environ: Mapping[str, str], name: str, fallback: Any = "") -> str:
+    """A setting as text: the environment variable of the same name wins over
+    publishconf.py, even when it is empty (that switches it off for one run)."""
+    if name in environ:
+        return str(environ[name]).strip()
+    value = settings.get(name, fallback)
+    return "" if value is None else str(value).strip()
+
+
+# --- Moderation from the writer's machine -------------------------------------------
+# The receiver's database lives on the web server. With these two set (in
+# publishconf.py or the environment), the linkbacks.* tasks run
+# `python -m linkbacks.cli` there over the SSH access `invoke publish` uses
+# (PUBLISH_SSH_HOST, _PORT, _USER, _OPTIONS).
+
+REMOTE_SETTINGS = {
+    "LINKBACKS_REMOTE_PYTHON": "the Python of the receiver's virtualenv on the server, "
+                               "e.g. /srv/reelnotes/.venv/bin/python",
+    "LINKBACKS_REMOTE_DB": "the receiver's database on the server (its LINKBACKS_DB), "
+                           "e.g. /srv/reelnotes/linkbacks.sqlite3 or postgresql://reelnotes@db.internal/reelnotes",
+}
+
+
+@dataclass(frozen=True)
+class RemoteModeration:
+    """Where and how to reach the receiver's database over SSH."""
+
+    host: str
+    port: int
+    user: str
+    ssh_options: tuple[str, ...]
+    python: str
+    db: str
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host}:{self.db}"
+
+
+def remote_moderation(settings: Mapping[str, Any], environ: Mapping[str, str]) -> RemoteModeration | None:
+    """The SSH route to the receiver's database, or None when
+    LINKBACKS_REMOTE_PYTHON and LINKBACKS_REMOTE_DB are both empty (the
+    tasks then use the database on this machine). Half a configuration is a
+    SettingProblem naming what is missing."""
+    import shlex
+
+    values = {name: _given(settings, environ, name) for name in REMOTE_SETTINGS}
+    if not any(values.values()):
+        return None
+    for name, expected in REMOTE_SETTINGS.items():
+        if not values[name]:
+            raise MissingSetting(name, f"{expected}, since {'/'.join(n for n in values if values[n])} is set "
+                                       "(set both in publishconf.py to moderate on the server, or neither)")
+    remote_db = values["LINKBACKS_REMOTE_DB"]
+    if is_database_url(remote_db):
+        # It travels on the ssh command line: the server's ~/.pgpass or
+        # PGPASSWORD gives the password, never the URL.
+        if not _database(remote_db) or redact_database_url(remote_db) != remote_db:
+            raise SettingProblem("LINKBACKS_REMOTE_DB", remote_db,
+                                 "a postgresql:// URL without a password (keep it in the server's ~/.pgpass), "
+                                 "e.g. postgresql://reelnotes@db.internal/reelnotes")
+    elif not remote_db.startswith("/"):
+        raise SettingProblem("LINKBACKS_REMOTE_DB", remote_db,
+                             "an absolute path on the server, e.g. /srv/reelnotes/linkbacks.sqlite3, "
+                             "or the receiver's postgresql:// URL")
+    ssh = {name: _given(settings, environ, name) for name in ("PUBLISH_SSH_HOST", "PUBLISH_SSH_USER")}
+    for name, value in ssh.items():
+        if not value:
+            raise MissingSetting(name, "the server to moderate on over SSH, as for `invoke publish` "
+                                       "(or empty LINKBACKS_REMOTE_PYTHON and LINKBACKS_REMOTE_DB)")
+    port = port_number(_given(settings, environ, "PUBLISH_SSH_PORT", 22), "PUBLISH_SSH_PORT")
+    options = _given(settings, environ, "PUBLISH_SSH_OPTIONS")
+    try:
+        ssh_options = tuple(shlex.split(options))
+    except ValueError as exc:
+        raise SettingProblem("PUBLISH_SSH_OPTIONS", options, f"ssh arguments ({exc})") from None
+    return RemoteModeration(host=ssh["PUBLISH_SSH_HOST"], port=port, user=ssh["PUBLISH_SSH_USER"],
+                            ssh_options=ssh_options, python=values["LINKBACKS_REMOTE_PYTHON"],
+                            db=remote_db)
+
+
+# --- Notices: e-mail about new responses ----------------------------------------------
+# Read from publishconf.py on the writer's machine (`invoke linkbacks.serve`)
+# and from the environment of the receiver and of the `notify` cron job on the
+# server -- the environment wins. The password only ever comes from the
+# environment (LINKBACKS_SMTP_PASSWORD), never from a file in the repository.
+
+NOTICE_DEFAULTS = {
+    "LINKBACKS_SMTP_HOST": "",  # empty: no notices
+    "LINKBACKS_SMTP_PORT": 587,
+    "LINKBACKS_SMTP_USER": "",  # empty: no login
+    "LINKBACKS_SMTP_SECURITY": "starttls",
+    "LINKBACKS_NOTIFY_FROM": "",
+    "LINKBACKS_NOTIFY_TO": "",
+    "LINKBACKS_NOTIFY_MODE": "each",
+}
+SMTP_SECURITY = ("starttls", "ssl", "none")
+NOTIFY_MODES = ("each", "daily")
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """How notices are sent: the SMTP server and the writer's addresses."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    security: str  # starttls | ssl | none
+    sender: str
+    recipients: tuple[str, ...]
+    mode: str  # each (a mail per response) | daily (one digest a day)
+
+
+def _address(value: str) -> bool:
+    from email.utils import parseaddr
+
+    name, address = parseaddr(value)
+    return "@" in address and not any(ch in value for ch in "\r\n")
+
+
+def notice_settings(settings: Mapping[str, Any], environ: Mapping[str, str]) -> NoticeSettings | None:
+    """The notice settings, checked, or None when LINKBACKS_SMTP_HOST is empty
+    (notices off: they wait in the outbox). A bad value is a SettingProblem."""
+    values = {name: _given(settings, environ, name, fallback) for name, fallback in NOTICE_DEFAULTS.items()}
+    if not values["LINKBACKS_SMTP_HOST"]:
+        return None
+    port = port_number(values["LINKBACKS_SMTP_PORT"], "LINKBACKS_SMTP_PORT")
+    security = values["LINKBACKS_SMTP_SECURITY"].lower()
+    if security not in SMTP_SECURITY:
+        raise SettingProblem("LINKBACKS_SMTP_SECURITY", security, "one of " + ", ".join(SMTP_SECURITY))
+    mode = values["LINKBACKS_NOTIFY_MODE"].lower()
+    if mode not in NOTIFY_MODES:
+        raise SettingProblem("LINKBACKS_NOTIFY_MODE", mode, "each (a mail per response) or daily (a digest)")
+    sender = values["LINKBACKS_NOTIFY_FROM"]
+    if not _address(sender):
+        raise SettingProblem("LINKBACKS_NOTIFY_FROM", sender, "the address notices come from, "
+                                                              "e.g. Reel Notes <notices@reelnotes.example.org>")
+    recipients = tuple(part.strip() for part in values["LINKBACKS_NOTIFY_TO"].split(",") if part.strip())
+    if not recipients or not all(_address(r) for r in recipients):
+        raise SettingProblem("LINKBACKS_NOTIFY_TO", values["LINKBACKS_NOTIFY_TO"],
+                             "the writer's address(es), comma-separated, e.g. marta@example.org")
+    return NoticeSettings(host=values["LINKBACKS_SMTP_HOST"], port=port, user=values["LINKBACKS_SMTP_USER"],
+                          password=environ.get("LINKBACKS_SMTP_PASSWORD", ""), security=security,
+                          sender=sender, recipients=recipients, mode=mode)

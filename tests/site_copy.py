@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SITE_PARTS = ("content", "theme", "plugins", "blogtools", "pelicanconf.py", "publishconf.py", "tasks.py")
 # Variables that would point a test's deploy somewhere real.
-DEPLOY_VARIABLES = re.compile(r"^(PUBLISH_|GITHUB_PAGES_)")
+DEPLOY_VARIABLES = re.compile(r"^(PUBLISH_|GITHUB_PAGES_|LINKBACKS_)")
 
 
 def shared_poster_cache(tmp_path_factory) -> Path:

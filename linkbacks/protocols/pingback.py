@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import verify, xmlrpc_codec
 from ..store import DuplicateLinkback
-from ..targets import is_http_url, same_page, strip_fragment
+from ..targets import identity_url, is_http_url, same_page, strip_fragment
 from ..web import TOO_LARGE, HTTPError, decode_xml, read_body, text_response, xml_response
 from ..xmlrpc_codec import Fault
 
@@ -74,7 +74,7 @@ def ping(app: LinkbackApp, params: list, ip: str) -> str:
     source = strip_fragment(source)
     if same_page(source, target):
         raise Fault(0, "The source and target URIs are the same.")
-    if not app.pair_limiter.allow((source, review.url)):
+    if not app.pair_limiter.allow((identity_url(source), review.slug)):
         raise Fault(49, "Access denied: too many requests, try again later.")
     if app.store.exists(review.slug, source):
         raise Fault(48, "The pingback has already been registered.")

@@ -1,7 +1,8 @@
 """TrackBack 1.2: ``POST /trackback/<slug>``.
 
 Form fields ``url`` (required), ``title``, ``excerpt``, ``blog_name``;
-charset from the Content-Type, UTF-8 by default. The title and excerpt the
+charset from the Content-Type, UTF-8 by default. A body sent without a
+Content-Type, or as text/plain, is read as the form: TrackBack clients do so. The title and excerpt the
 source page itself shows win over the form's, which are only a fallback.
 Answers ``<response><error>0</error></response>``, or ``<error>1</error>``
 with a generic ``<message>``.
@@ -18,7 +19,7 @@ from reelnotes.contract import AUTHOR_MAX, EXCERPT_MAX, TITLE_MAX, clean_display
 
 from .. import verify
 from ..store import DuplicateLinkback
-from ..targets import is_http_url, same_page, strip_fragment
+from ..targets import identity_url, is_http_url, same_page, strip_fragment
 from ..web import BAD_REQUEST, TOO_MANY, HTTPError, parse_form, read_body, xml_response
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def receive(app: LinkbackApp, environ, slug: str):
         review = app.reviews.get().by_slug.get(slug) if SLUG_RE.match(slug) else None
         if review is None:
             return _reply("404 Not Found", "No such review.")
-        form = parse_form(environ, body)
+        form = parse_form(environ, body, untyped_ok=True)
     except HTTPError as exc:
         return _reply(exc.status, exc.message)
     url = form.get("url", "").strip()
@@ -61,7 +62,7 @@ def receive(app: LinkbackApp, environ, slug: str):
     url = strip_fragment(url)
     if same_page(url, review.url):
         return _reply(BAD_REQUEST, "A review cannot track back to itself.")
-    if not app.pair_limiter.allow((url, review.url)):
+    if not app.pair_limiter.allow((identity_url(url), review.slug)):
         return _reply(TOO_MANY, "Too many requests; try again later.")
     if app.store.exists(review.slug, url):
         return _reply("409 Conflict", "This trackback is already registered.")

@@ -17,7 +17,7 @@ from reelnotes.contract import WEBMENTION_STATUS_ROUTE
 
 from .. import verify
 from ..store import DuplicateLinkback
-from ..targets import is_http_url, same_page, strip_fragment
+from ..targets import identity_url, is_http_url, same_page, strip_fragment
 from ..web import BAD_REQUEST, TOO_MANY, HTTPError, json_response, parse_form, read_body, text_response
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def receive(app: LinkbackApp, environ):
     review = app.reviews.get().review_for_url(target)
     if review is None:
         return text_response(BAD_REQUEST, "The target is not a review that accepts webmentions.")
-    if not app.pair_limiter.allow((source, review.url)):
+    if not app.pair_limiter.allow((identity_url(source), review.slug)):
         return text_response(TOO_MANY, "Too many requests; try again later.", RETRY_SOON)
     if app.queue.full():
         return text_response("503 Service Unavailable", "Busy; try again later.", [("Retry-After", "120")])

@@ -132,6 +132,25 @@ def test_a_claim_is_exclusive_until_its_lease_runs_out_or_it_is_given_back(backe
     store.close()
 
 
+def test_a_claim_passes_over_the_sites_and_clients_at_their_cap(backend, new_database):
+    """What the fair queue asks of the store: the oldest webmention whose
+    source site and client are not among those to skip, with its keys."""
+    store = Store(new_database(backend))
+    flood = [store.add_request(source=f"http://slow.example:8080/{i}", target=HER, review="her-2013",
+                               client_ip="198.51.100.1") for i in range(3)]
+    other_client = store.add_request(source="https://slow.example:8080/x", target=HER, review="her-2013",
+                                     client_ip="203.0.113.5")
+    good = store.add_request(source="https://good.example/post", target=HER, review="her-2013",
+                             client_ip="203.0.113.9")
+    claim = store.claim_next("w", lease=60, skip_clients={"198.51.100.1", "203.0.113.9"})
+    assert (claim.site, claim.client) == ("slow.example:8080", "203.0.113.5") and claim.token == other_client
+    claim = store.claim_next("w", lease=60, skip_sites={"slow.example:8080"})
+    assert (claim.token, claim.site, claim.client) == (good, "good.example", "203.0.113.9")
+    assert store.claim_next("w", lease=60, skip_sites={"slow.example:8080"}, skip_clients={"x"}) is None
+    assert store.claim_next("w", lease=60).token in flood  # no caps: the flood is next
+    store.close()
+
+
 # --- several receiver processes on one PostgreSQL database ---------------------------------------
 
 
