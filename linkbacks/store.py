@@ -6,32 +6,47 @@ operation opens its own short-lived connection (WAL mode, busy timeout,
 ``BEGIN IMMEDIATE`` for writes), so the store is safe to share between the
 receiver's threads and with other processes (the moderation CLI).
 
+Readers' replies (kind ``reply``) live in the same table, so one moderation
+queue covers every response: ``add_reply`` stores one, refusing a second
+reply with the same normalised text to the same review. For a reply,
+``author`` is the name the reader gave, ``source`` and ``website`` their
+optional site, ``text`` the Markdown source, ``client_hash`` a keyed hash of
+the client address (the address itself is never stored for replies),
+``email`` the optional address for the one reply notice (never exported),
+``parent_id`` the response it answers and ``by_author`` marks the writer's
+own replies. ``held_reason`` says why a response waits for moderation.
+
 Webmentions are verified asynchronously; each request gets a row in
 ``webmention_requests`` with an unguessable token for its status URL.
+
+``init`` migrates a database written by an older version in place (see
+``_migrate``): nothing stored is lost.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reelnotes.contract import Linkback
+from reelnotes.contract import Linkback, receiver_id
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 REQUEST_STATES = ("queued", "verified", "failed")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS linkbacks (
+LINKBACKS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     review TEXT NOT NULL,
     source TEXT NOT NULL,
     target TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention')),
+    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention', 'reply')),
     type TEXT NOT NULL CHECK (type IN ('mention', 'reply', 'like', 'repost')),
     title TEXT NOT NULL DEFAULT '',
     author TEXT NOT NULL DEFAULT '',
@@ -40,10 +55,30 @@ CREATE TABLE IF NOT EXISTS linkbacks (
         CHECK (status IN ('pending', 'approved', 'rejected', 'spam')),
     client_ip TEXT NOT NULL DEFAULT '',
     received TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    UNIQUE (review, source)
-);
+    updated TEXT NOT NULL{columns}
+)"""
+# Columns added for replies (and the moderation list); an older database gets
+# them by ALTER TABLE ... ADD COLUMN.
+ADDED_COLUMNS = {
+    "text": "TEXT NOT NULL DEFAULT ''",
+    "website": "TEXT NOT NULL DEFAULT ''",
+    "email": "TEXT NOT NULL DEFAULT ''",
+    "client_hash": "TEXT NOT NULL DEFAULT ''",
+    "parent_id": "INTEGER",
+    "by_author": "INTEGER NOT NULL DEFAULT 0",
+    "held_reason": "TEXT NOT NULL DEFAULT ''",
+}
+BASE_COLUMNS = ("id", "review", "source", "target", "kind", "type", "title", "author", "excerpt", "status",
+                "client_ip", "received", "updated")
+
+SCHEMA = LINKBACKS_TABLE.format(
+    name="linkbacks", columns="".join(f",\n    {name} {decl}" for name, decl in ADDED_COLUMNS.items())
+) + """;
 CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status);
+-- A (review, source) pair is one linkback; replies (no source, or the
+-- reader's website) are told apart by their text instead (add_reply).
+CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_pair ON linkbacks (review, source) WHERE kind != 'reply';
+CREATE INDEX IF NOT EXISTS linkbacks_review_kind ON linkbacks (review, kind);
 CREATE TABLE IF NOT EXISTS webmention_requests (
     token TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -67,8 +102,24 @@ class DuplicateLinkback(Exception):
         self.existing_id = existing_id
 
 
+class DuplicateReply(Exception):
+    """The same text was already sent as a reply to this review."""
+
+    def __init__(self, existing_id: int):
+        super().__init__("already received")
+        self.existing_id = existing_id
+
+
 class UnknownLinkback(KeyError):
     pass
+
+
+def reply_key(text: str) -> str:
+    """What makes two replies the same: their text with compatibility forms,
+    case, punctuation, invisible characters and spacing ignored."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch.isspace())
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
 def now_iso() -> str:
@@ -90,17 +141,34 @@ class StoredLinkback:
     client_ip: str
     received: str
     updated: str
+    text: str = ""
+    website: str = ""
+    email: str = ""
+    client_hash: str = ""
+    parent_id: int | None = None
+    by_author: int = 0
+    held_reason: str = ""
 
     def to_linkback(self) -> Linkback:
+        """The record export writes: id "receiver-<row>"; a reply's website
+        is its source; the e-mail address and client never leave the store."""
+        reply = {}
+        if self.kind == "reply":
+            reply = {
+                "text": self.text,
+                "parent": receiver_id(self.parent_id) if self.parent_id else None,
+                "by_author": bool(self.by_author),
+            }
         return Linkback(
-            id=self.id,
+            id=receiver_id(self.id),
             kind=self.kind,
             type=self.type,
-            source=self.source,
-            title=self.title,
+            source=self.website if self.kind == "reply" else self.source,
+            title="" if self.kind == "reply" else self.title,
             author=self.author,
             excerpt=self.excerpt,
             date=datetime.fromisoformat(self.received),
+            **reply,
         )
 
 
@@ -198,6 +266,7 @@ class Store:
             conn = self._connect()
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
+                _migrate(conn)
                 conn.executescript(SCHEMA)
             finally:
                 conn.close()
@@ -238,15 +307,81 @@ class Store:
             existing = self.find(review, source)
             raise DuplicateLinkback(existing.id if existing else None) from None
 
+    def add_reply(
+        self,
+        *,
+        review: str,
+        target: str,
+        author: str,
+        text: str,
+        excerpt: str,
+        website: str = "",
+        email: str = "",
+        client_hash: str = "",
+        parent_id: int | None = None,
+        by_author: bool = False,
+        status: str = "pending",
+        held_reason: str = "",
+        received: str | None = None,
+    ) -> int:
+        """Insert a reader's (or the writer's) reply; raises DuplicateReply
+        when a reply with the same normalised text to the same review is
+        stored already (under the write lock, so two at once store one)."""
+        stamp = received or now_iso()
+        key = reply_key(text)
+        with self._write() as conn:
+            for row in conn.execute(
+                "SELECT id, text FROM linkbacks WHERE review = ? AND kind = 'reply'", (review,)
+            ):
+                if reply_key(row["text"]) == key:
+                    raise DuplicateReply(row["id"])
+            cur = conn.execute(
+                "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
+                " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
+                " held_reason) VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
+                 client_hash, parent_id, int(bool(by_author)), held_reason),
+            )
+            return cur.lastrowid
+
+    def approved_replies_from(self, client_hash: str) -> int:
+        """How many approved replies came from this (hashed) client."""
+        if not client_hash:
+            return 0
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT COUNT(*) FROM linkbacks WHERE kind = 'reply' AND status = 'approved' AND client_hash = ?",
+                (client_hash,),
+            ).fetchone()[0]
+
+    def delete_replies(self, ids) -> list[StoredLinkback]:
+        """Delete these replies (rows of other kinds are left alone); replies
+        that answered them become top-level. Returns what was deleted."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM linkbacks WHERE kind = 'reply' AND id IN ({marks}) ORDER BY id", ids
+            ).fetchall()
+            gone = [row["id"] for row in rows]
+            if gone:
+                gone_marks = ", ".join("?" * len(gone))
+                conn.execute(f"DELETE FROM linkbacks WHERE id IN ({gone_marks})", gone)
+                conn.execute(f"UPDATE linkbacks SET parent_id = NULL WHERE parent_id IN ({gone_marks})", gone)
+        return [StoredLinkback(**dict(row)) for row in rows]
+
     def get(self, linkback_id: int) -> StoredLinkback | None:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM linkbacks WHERE id = ?", (int(linkback_id),)).fetchone()
         return StoredLinkback(**dict(row)) if row else None
 
     def find(self, review: str, source: str) -> StoredLinkback | None:
+        """The linkback (not reply) from ``source`` to ``review``."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT * FROM linkbacks WHERE review = ? AND source = ?", (review, source)
+                "SELECT * FROM linkbacks WHERE review = ? AND source = ? AND kind != 'reply'", (review, source)
             ).fetchone()
         return StoredLinkback(**dict(row)) if row else None
 
@@ -344,3 +479,51 @@ class Store:
     def journal_mode(self) -> str:
         with self._read() as conn:
             return conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+# --- Migrations ----------------------------------------------------------------------
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older version up to SCHEMA, keeping
+    every row and id: a ``linkbacks`` table whose CHECK does not know the
+    kind 'reply' (or with a table-wide UNIQUE (review, source), which would
+    allow one reply per review) is rebuilt; missing columns are added."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'linkbacks'").fetchone()
+    if row is None:
+        return  # a new database: SCHEMA creates everything
+    if "'reply')" not in row[0] or "UNIQUE (review, source)" in row[0]:
+        _rebuild_linkbacks(conn)
+    have = {info[1] for info in conn.execute("PRAGMA table_info(linkbacks)")}
+    for name, declaration in ADDED_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE linkbacks ADD COLUMN {name} {declaration}")
+
+
+def _rebuild_linkbacks(conn: sqlite3.Connection) -> None:
+    """SQLite cannot change a CHECK or drop a constraint in place: copy the
+    table into one with the current definition, in one transaction (the
+    steps SQLite's documentation gives for ALTER TABLE)."""
+    have = [info[1] for info in conn.execute("PRAGMA table_info(linkbacks)")]
+    kept = [name for name in have if name in BASE_COLUMNS or name in ADDED_COLUMNS]
+    columns = ", ".join(kept)
+    conn.execute("PRAGMA foreign_keys = OFF")  # webmention_requests refers to linkbacks
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DROP TABLE IF EXISTS linkbacks_migrating")
+            conn.execute(LINKBACKS_TABLE.format(
+                name="linkbacks_migrating",
+                columns="".join(f",\n    {name} {decl}" for name, decl in ADDED_COLUMNS.items())))
+            conn.execute(f"INSERT INTO linkbacks_migrating ({columns}) SELECT {columns} FROM linkbacks")
+            conn.execute("DROP TABLE linkbacks")
+            conn.execute("ALTER TABLE linkbacks_migrating RENAME TO linkbacks")
+            problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise sqlite3.IntegrityError(f"migration would break {len(problems)} reference(s)")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")

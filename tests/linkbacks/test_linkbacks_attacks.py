@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Comment
@@ -26,9 +25,7 @@ from tests.linkbacks.support import (
     start_receiver,
     xmlrpc_result,
 )
-
 from tests.site_fixture import theme_environment
-
 
 XSS = [
     "<script>alert(1)</script>",
@@ -134,7 +131,7 @@ def test_xss_in_every_field_is_stored_as_plain_text_and_rendered_inert(pages, re
 
 def test_partial_never_links_a_non_http_source():
     evil = Linkback(
-        id=1, kind="webmention", type="reply", source="javascript:alert(1)", title='"><script>x</script>',
+        id="hand-1", kind="webmention", type="reply", source="javascript:alert(1)", title='"><script>x</script>',
         author="<img src=x onerror=alert(1)>", excerpt="--><script>y</script>",
         date=datetime(2026, 11, 20, 10, tzinfo=UTC),
     )
@@ -145,7 +142,7 @@ def test_partial_never_links_a_non_http_source():
     assert soup.find("a") is None
     assert soup.find(string=lambda s: isinstance(s, Comment)) is None
     item = soup.select_one("li.linkback")
-    assert item.select_one(".linkback-kind").get_text() == "Reply"
+    assert item.select_one(".linkback-kind").get_text() == "Webmention reply"
     assert "<script>x</script>" in item.select_one(".linkback-title").get_text()  # shown as text
     assert soup.find("time")["datetime"] == "2026-11-20T10:00:00+00:00"
 
