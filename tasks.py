@@ -28,7 +28,7 @@ def _settings(settings_file=SETTINGS_BASE):
     try:
         return read_site_settings(settings_file, ROOT)
     except (FileNotFoundError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 def _output_path():
@@ -86,12 +86,13 @@ def regenerate(c):
 def serve(c, host=HOST, port=None, open=False):
     """Serve output/ at http://localhost:8000/."""
     # port=None rather than PORT: invoke would turn a bad --port into a traceback.
-    from blogtools.preview import ServeError, port_number, serve as serve_site
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import serve as serve_site
 
     try:
         serve_site(_output_path(), host, port_number(port, PORT), open)
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})"})
@@ -102,7 +103,7 @@ def reserve(c, host=HOST, port=None):
     try:
         refuse_busy_port(host, port_number(port, PORT))  # before the build, not after it
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     build(c)
     serve(c, host=host, port=port)
 
@@ -125,13 +126,14 @@ def livereload(c, host=HOST, port=None, open=False):
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
     settings files.
     """
-    from blogtools.preview import ServeError, livereload as run_livereload, port_number
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import livereload as run_livereload
     from blogtools.site_settings import SettingsError
 
     try:
         run_livereload(ROOT, SETTINGS_BASE, host, port_number(port, PORT), open)
     except (ServeError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={
@@ -149,7 +151,8 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
     environment variables) or into a local folder (--target / PUBLISH_TARGET),
     or with --s3 uploads what changed to a bucket (PUBLISH_S3_*).
     """
-    from blogtools.publish import PublishError, publish as publish_site
+    from blogtools.publish import PublishError
+    from blogtools.publish import publish as publish_site
 
     try:
         if s3:
@@ -166,7 +169,7 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
             publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
                          send_linkbacks=send_linkbacks)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"remote": "git remote (default: GITHUB_PAGES_REMOTE, origin)",
@@ -178,12 +181,13 @@ def gh_pages(c, remote=None, branch=None, message=None):
     Builds with publishconf.py, refuses on any problem, then runs ghp-import
     (-n -p) to GITHUB_PAGES_REMOTE / GITHUB_PAGES_BRANCH.
     """
-    from blogtools.publish import PublishError, gh_pages as push_pages
+    from blogtools.publish import PublishError
+    from blogtools.publish import gh_pages as push_pages
 
     try:
         push_pages(ROOT, SETTINGS_PUBLISH, remote=remote, branch=branch, message=message)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"title": "the film's title, e.g. \"Her\"", "year": "the film's release year",
@@ -196,7 +200,7 @@ def new(c, title, year=None, rewatch=False):
     try:
         path = new_review(title, year, rewatch=rewatch, root=ROOT)
     except (NewReviewError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
@@ -285,13 +289,13 @@ def _linkbacks_call(cli, name, *args, **kwargs):
 })
 def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
                     base_path=None, trust_forwarded_for=False):
-    """Run the trackback/pingback/webmention receiver."""
+    """Run the receiver: trackbacks, pingbacks, webmentions and replies."""
     cli, site = _linkbacks()
     # port=None, not a number: invoke would turn a bad --port into a traceback.
     _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
                     reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
                     base_path=site.base_path if base_path is None else base_path,
-                    trust_forwarded_for=trust_forwarded_for)
+                    trust_forwarded_for=trust_forwarded_for, site_name=site.site_name)
 
 
 @task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})

@@ -13,6 +13,7 @@ exit 1.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from reelnotes.contract import (
 )
 from reelnotes.settings import SettingProblem, default, port_number, setting, url_path
 
-from . import moderation
+from . import moderation, secret
 from .app import Config
 from .fetch import Fetcher
 from .sender import send_from_output
@@ -132,18 +133,22 @@ def serve(
     allow_loopback: bool = False,
     base_path: str = "",
     trust_forwarded_for: bool = False,
+    site_name: str = "",
 ) -> None:
     """Run the receiver until Ctrl-C. ``base_path``: the public prefix when a
     proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
     ``trust_forwarded_for``: the client address is the last X-Forwarded-For
-    entry (only behind a proxy that sets it)."""
+    entry (only behind a proxy that sets it); ``site_name``: the reply pages'
+    header. The service secret is LINKBACKS_SECRET, or else the one kept in
+    a file beside the database (made on the first run)."""
     port = _option(port_number, port, "--port")
-    config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
-                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
-                    trust_forwarded_for=bool(trust_forwarded_for))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
         pass  # a broken database is reported here, before anything listens
+    config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
+                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
+                    trust_forwarded_for=bool(trust_forwarded_for), secret=service_secret(db),
+                    site_name=site_name)
     try:
         _serve(config, host, port)
     except ValueError as exc:  # reviews.json that cannot be read at start-up
@@ -155,6 +160,21 @@ def serve(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}; "
             "choose another --port (or --host), or stop what is using it"
         ) from None
+
+
+def service_secret(db: str | Path) -> bytes:
+    """LINKBACKS_SECRET when set, else the secret kept beside the database."""
+    given = os.environ.get("LINKBACKS_SECRET", "").strip()
+    if given:
+        if len(given) < secret.MIN_LENGTH:
+            raise LinkbacksError(f"LINKBACKS_SECRET is {len(given)} characters long: expected at least "
+                                 f"{secret.MIN_LENGTH} random characters (or unset it to keep one beside the database)")
+        return given.encode("utf-8")
+    path = secret.secret_file(db)
+    try:
+        return secret.load_or_create(path)
+    except (OSError, UnicodeError) as exc:
+        raise LinkbacksError(f"{path}: cannot read or write the service secret ({exc})") from None
 
 
 def format_linkback(row: StoredLinkback) -> str:
