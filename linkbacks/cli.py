@@ -31,7 +31,7 @@ from reelnotes.contract import (
 )
 from reelnotes.settings import SettingProblem, default, port_number, setting, url_path
 
-from . import moderation, secret
+from . import moderation, replies, secret
 from .app import Config
 from .fetch import Fetcher
 from .sender import send_from_output
@@ -292,5 +292,38 @@ def _known_slugs(reviews_json: Path) -> set[str]:
     return {review.slug for review in reviews}
 
 
+# --- Replies: the writer's answers, and forgetting a person ---------------------------
+
+
+def reply_as_author(db: str | Path, id: int | str, text: str, author: str) -> str:  # noqa: A002 -- task parameter
+    """Store the writer's reply to response ``id`` (approved, marked as the
+    author's); returns its listing line."""
+    try:
+        parent_id = int(str(id).strip().lstrip("#"))
+    except ValueError:
+        raise LinkbacksError(f"Response {id!r}: expected a response number (see invoke linkbacks.list)") from None
+    with _opened(db) as store:
+        try:
+            row = replies.reply_as_author(store, parent_id, text, author)
+        except replies.RepliesError as exc:
+            raise LinkbacksError(str(exc)) from None
+    return format_linkback(row)
+
+
+def forget_replies(db: str | Path, content_dir: str | Path, subdir: str = default("FILMREVIEWS_LINKBACKS_PATH"),
+                   email: str | None = None, name: str | None = None, ids=()) -> list[str]:
+    """Remove a person's replies from the database and content/<subdir>/;
+    a line per reply removed."""
+    with _opened(db) as store:
+        try:
+            return replies.forget(store, Path(content_dir) / subdir, email=email, name=name, ids=ids).lines()
+        except replies.RepliesError as exc:
+            raise LinkbacksError(str(exc)) from None
+        except LinkbackDataError as exc:  # a hand-edited file gone wrong is not overwritten
+            raise LinkbacksError(f"{exc}; fix or remove the file, then forget again") from None
+        except OSError as exc:
+            raise LinkbacksError(f"Cannot rewrite the records in {Path(content_dir) / subdir}: {exc}") from None
+
+
 __all__ = ["LinkbacksError", "SiteFiles", "site_files", "serve", "list_linkbacks", "set_status", "export",
-           "reverify", "send"]
+           "reverify", "send", "reply_as_author", "forget_replies"]

@@ -130,6 +130,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("FILMREVIEWS_GENRE_FEED_RSS", "feeds/genres/{slug}.rss.xml",
             "a path with {slug}, e.g. 'feeds/genres/{slug}.rss.xml', or None for no genre feeds",
             _feed_pattern),
+    Setting("FILMREVIEWS_RESPONSES_FEED", "reviews/{slug}/responses.atom.xml",
+            "a path with {slug}, e.g. 'reviews/{slug}/responses.atom.xml', or None for no responses feeds",
+            _feed_pattern),
     # Search
     Setting("FILMREVIEWS_SEARCH", True, "True or False", _flag),
     # Linkbacks: the approved records the build reads, and the receiver
