@@ -25,6 +25,7 @@ Webmentions are verified asynchronously; each request gets a row in
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import sqlite3
@@ -67,6 +68,9 @@ ADDED_COLUMNS = {
     "parent_id": "INTEGER",
     "by_author": "INTEGER NOT NULL DEFAULT 0",
     "held_reason": "TEXT NOT NULL DEFAULT ''",
+    # A hash of a reader's reply as reply_key normalises it ('' for the
+    # writer's replies and for linkbacks): one reply per (review, text_key).
+    "text_key": "TEXT NOT NULL DEFAULT ''",
 }
 BASE_COLUMNS = ("id", "review", "source", "target", "kind", "type", "title", "author", "excerpt", "status",
                 "client_ip", "received", "updated")
@@ -79,6 +83,8 @@ CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status);
 -- reader's website) are told apart by their text instead (add_reply).
 CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_pair ON linkbacks (review, source) WHERE kind != 'reply';
 CREATE INDEX IF NOT EXISTS linkbacks_review_kind ON linkbacks (review, kind);
+CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_reply_text ON linkbacks (review, text_key)
+    WHERE kind = 'reply' AND text_key != '';
 CREATE TABLE IF NOT EXISTS webmention_requests (
     token TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -122,6 +128,11 @@ def reply_key(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
+def text_key(text: str) -> str:
+    """What the store keeps of reply_key(text): a fixed-size hash."""
+    return hashlib.sha256(reply_key(text).encode("utf-8")).hexdigest()[:32]
+
+
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -148,6 +159,7 @@ class StoredLinkback:
     parent_id: int | None = None
     by_author: int = 0
     held_reason: str = ""
+    text_key: str = ""
 
     def to_linkback(self) -> Linkback:
         """The record export writes: id "receiver-<row>"; a reply's website
@@ -325,24 +337,29 @@ class Store:
         received: str | None = None,
     ) -> int:
         """Insert a reader's (or the writer's) reply; raises DuplicateReply
-        when a reply with the same normalised text to the same review is
-        stored already (under the write lock, so two at once store one)."""
+        when a reader's reply with the same normalised text to the same
+        review is stored already (a UNIQUE index decides, so two at once
+        store one). The writer may say the same thing twice."""
         stamp = received or now_iso()
-        key = reply_key(text)
-        with self._write() as conn:
-            for row in conn.execute(
-                "SELECT id, text FROM linkbacks WHERE review = ? AND kind = 'reply'", (review,)
-            ):
-                if reply_key(row["text"]) == key:
-                    raise DuplicateReply(row["id"])
-            cur = conn.execute(
-                "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
-                " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
-                " held_reason) VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
-                 client_hash, parent_id, int(bool(by_author)), held_reason),
-            )
-            return cur.lastrowid
+        key = "" if by_author else text_key(text)
+        try:
+            with self._write() as conn:
+                cur = conn.execute(
+                    "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
+                    " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
+                    " held_reason, text_key)"
+                    " VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
+                     client_hash, parent_id, int(bool(by_author)), held_reason, key),
+                )
+                return cur.lastrowid
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            with self._read() as conn:
+                row = conn.execute("SELECT id FROM linkbacks WHERE review = ? AND kind = 'reply' AND text_key = ?",
+                                   (review, key)).fetchone()
+            raise DuplicateReply(row["id"] if row else 0) from None
 
     def approved_replies_from(self, client_hash: str) -> int:
         """How many approved replies came from this (hashed) client."""

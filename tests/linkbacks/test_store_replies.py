@@ -98,6 +98,14 @@ def test_the_same_text_to_the_same_review_is_a_duplicate(store, again):
     reply(store, "A fine review, truly.")  # other words: fine
 
 
+def test_the_writer_may_say_the_same_thing_twice(store):
+    reply(store, "Thank you!", by_author=True, status="approved")
+    reply(store, "Thank you!", by_author=True, status="approved")
+    with pytest.raises(DuplicateReply):  # readers may not
+        reply(store, "thank you")
+        reply(store, "Thank you.")
+
+
 def test_two_replies_with_no_website_are_two_rows_not_a_source_clash(store):
     assert reply(store, "One.") != reply(store, "Two.")
     # A trackback from a reader's website is not taken for that reply.
