@@ -337,3 +337,41 @@ def test_the_form_preview_and_thank_you_pages_pass_axe(blog, browser, axe, schem
     finally:
         context.close()
     assert found == []
+
+
+def test_the_receivers_pages_pass_the_nu_html_checker(blog, tmp_path):
+    import json
+    import shutil
+    import subprocess
+
+    from tests.test_theme_html import VNU_JAR
+
+    if shutil.which("java") is None or not VNU_JAR.is_file():
+        pytest.fail("The Nu HTML Checker is needed (Java, and `npm ci` in tests/)")
+    action = f"{blog.receiver.url}/reply/her-2013"
+    typed = {"name": "Vera", "website": "", "email": "", "text": "Checked *markup*.", "homepage": "",
+             "step": "preview"}
+    _, preview = fetch(action, "POST", typed)
+    send = BeautifulSoup(preview, "html.parser").select_one("form.reply-send")
+    time.sleep(QUICK + 0.1)
+    pages = {
+        "form": fetch(f"{action}?parent=receiver-{blog.ids['ana']}")[1],
+        "preview": preview,
+        "thanks": fetch(action, "POST", form_fields(send))[1],
+        "problems": fetch(action, "POST", {**typed, "email": "nope", "text": unique_text()})[1],
+        "refusal": fetch(action, "POST", {**typed, "homepage": "x"})[1],
+        "not-found": fetch(f"{blog.receiver.url}/reply/nothing-here")[1],
+    }
+    files = []
+    for name, html in pages.items():
+        files.append(tmp_path / f"{name}.html")
+        files[-1].write_text(html, encoding="utf-8")
+    run = subprocess.run(["java", "-Xss1024k", "-jar", str(VNU_JAR), "--errors-only", "--format", "json",
+                          "--stdout", *map(str, files)], capture_output=True, text=True, timeout=300)
+    messages = json.loads(run.stdout)["messages"]
+    assert [f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['message']}" for m in messages
+            if m.get("type") in ("error", "non-document-error")] == []
+
+
+def unique_text() -> str:
+    return f"Another one ({time.perf_counter_ns()})."
