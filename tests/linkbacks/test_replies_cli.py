@@ -137,3 +137,20 @@ def test_invoke_replies_reply_and_forget_in_a_copy_of_the_site(tmp_path):
     by_name = run_invoke(root, "replies.forget", "--name", "Marta Kowalczyk")
     assert by_name.returncode == 0 and "forgot reply" in by_name.stdout, by_name.stderr
     assert store.list() == [] and ROOT != root
+
+
+def test_serve_keeps_a_secret_beside_the_database_unless_the_environment_gives_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("LINKBACKS_SECRET", raising=False)
+    db = tmp_path / "data" / "linkbacks.sqlite3"
+    first = cli.service_secret(db)
+    kept = tmp_path / "data" / "linkbacks.sqlite3.secret"
+    assert len(first) >= 32 and kept.read_text().strip().encode() == first
+    assert kept.stat().st_mode & 0o077 == 0  # the owner's alone
+    assert cli.service_secret(db) == first  # the same after a restart: tokens and hashes stay valid
+    monkeypatch.setenv("LINKBACKS_SECRET", "e" * 40)
+    assert cli.service_secret(db) == b"e" * 40
+    monkeypatch.setenv("LINKBACKS_SECRET", "too-short")
+    with pytest.raises(cli.LinkbacksError) as info:
+        cli.service_secret(db)
+    assert "LINKBACKS_SECRET is 9 characters long: expected at least 32" in str(info.value)
+    assert "too-short" not in str(info.value)
