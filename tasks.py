@@ -280,7 +280,7 @@ def _linkbacks_call(cli, name, *args, **kwargs):
 @task(name="serve", help={
     "host": "address to listen on (default 127.0.0.1)",
     "port": "port (default: FILMREVIEWS_LINKBACKS_PORT)",
-    "db": "SQLite database (default FILMREVIEWS_LINKBACKS_DB)",
+    "db": "SQLite file or postgresql:// URL (default FILMREVIEWS_LINKBACKS_DB)",
     "reviews-json": "reviews.json of the live site (default output/reviews.json)",
     "site-url": "the live site's address (default SITEURL from publishconf.py)",
     "base-path": "public path the proxy serves the receiver under "
@@ -298,7 +298,8 @@ def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, 
                     trust_forwarded_for=trust_forwarded_for, site_name=site.site_name)
 
 
-@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})
+@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)",
+                         "db": "SQLite file or postgresql:// URL"})
 def linkbacks_list(c, status=None, db=None):
     """List received linkbacks."""
     cli, site = _linkbacks()
@@ -318,10 +319,10 @@ def _moderate(status):
     moderate.__doc__ = f"Mark a linkback as {status}."
     name = {"approved": "approve", "rejected": "reject", "spam": "spam"}[status]
     return task(moderate, name=name,
-                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite database"})
+                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite file or postgresql:// URL"})
 
 
-@task(name="export", help={"db": "SQLite database"})
+@task(name="export", help={"db": "SQLite file or postgresql:// URL"})
 def linkbacks_export(c, db=None):
     """Write approved linkbacks into content/linkbacks/.
 
@@ -345,7 +346,7 @@ def linkbacks_send(c):
         print(line)
 
 
-@task(name="reverify", help={"db": "SQLite database"})
+@task(name="reverify", help={"db": "SQLite file or postgresql:// URL"})
 def linkbacks_reverify(c, db=None):
     """Re-check approved linkbacks; reject the dead ones.
 

@@ -46,10 +46,15 @@ class SourceServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a receiver killed mid-fetch hangs up
+            super().handle_error(request, client_address)
 
-def start_source_server():
+
+def start_source_server(delay_of=lambda path: 0.0):
     """Every GET /s/<n>?r=<slug> is a small blog post linking to that review;
-    fetches are counted per path."""
+    fetches are counted per path. ``delay_of(path)``: seconds before the
+    page is sent (a remote blog is not instant)."""
     hits: dict[str, int] = {}
     lock = threading.Lock()
 
@@ -59,6 +64,7 @@ def start_source_server():
             slug = query.partition("r=")[2]
             with lock:
                 hits[path] = hits.get(path, 0) + 1
+            time.sleep(delay_of(path))
             body = (
                 f"<!doctype html><html><head><title>Post {path}</title></head><body>"
                 f'<article class="h-entry"><h1 class="p-name">Post {path}</h1>'

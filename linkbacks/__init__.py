@@ -17,7 +17,9 @@ The pieces, in the order a linkback travels through them:
   ``workers`` -- the queue of webmentions waiting for verification.
 * ``fetch`` -- fetching sources (public addresses only) and ``verify`` --
   does the source link to the review, and what does it say.
-* ``store`` -- the SQLite database of received linkbacks and their status.
+* ``store`` -- the database of received linkbacks and their status: an
+  SQLite file, or PostgreSQL shared by several instances (``database``:
+  what differs between the two).
 * ``moderation`` -- approve / reject / spam, ``export`` of the approved ones
   into ``content/linkbacks/<slug>.json`` and ``reverify``.
 * ``sender`` -- sends linkbacks for the external links of published reviews.

@@ -23,6 +23,10 @@ Readers' replies are answered with HTML pages in the site's look
 Making a ``LinkbackApp`` opens its store, reads ``reviews.json`` and starts
 the webmention worker threads; ``close()`` stops them. (``linkbacks.wsgi``
 makes one only when the first request arrives.)
+
+Several instances can share one PostgreSQL database: duplicates are the
+store's UNIQUE constraint, the rate limits are rows in it
+(``limits.SharedRateLimiter``) and so is the webmention queue (``workers``).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from reelnotes.contract import (
 )
 
 from . import fetch, pages
-from .limits import RateLimit, RateLimiter
+from .limits import RateLimit, RateLimiter, SharedRateLimiter
 from .protocols import pingback, reply, trackback, webmention
 from .store import Store
 from .targets import ReloadingReviewsIndex
@@ -54,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Config:
-    db_path: Path
+    db_path: Path | str  # an SQLite file, or a postgresql:// URL (a str)
     reviews_json: Path
     site_url: str = ""
     allow_loopback: bool = False  # tests only: lets sources live on 127.0.0.1/::1
@@ -64,8 +68,15 @@ class Config:
     status_limit: RateLimit = RateLimit(120, 60.0)  # status look-ups per client IP
     fetch_timeout: float = fetch.DEFAULT_TIMEOUT
     fetch_max_bytes: int = fetch.DEFAULT_MAX_BYTES
-    webmention_workers: int = 2
+    webmention_workers: int = 2  # 0: this instance only accepts; others verify
     max_queued_webmentions: int = 1000  # beyond this, 503 until the workers catch up
+    # A claimed webmention whose instance has not answered within this many
+    # seconds (it died) is taken by another; longer than one verification.
+    webmention_lease: float = 60.0
+    webmention_poll: float = 1.0  # how often idle workers look for others' webmentions
+    # Rate limits in the database, shared by every instance; None: when the
+    # store is shared (PostgreSQL), else in this process's memory.
+    shared_limits: bool | None = None
     trust_forwarded_for: bool = False  # only behind a proxy that sets X-Forwarded-For
     # Public path prefix of the receiver when a proxy mounts it without setting
     # SCRIPT_NAME, e.g. "/linkbacks": status URLs become /linkbacks/webmention/status/...
@@ -98,24 +109,34 @@ class LinkbackApp:
         index = self.reviews.get()  # a broken reviews.json fails here, at start-up
         if not index.reviews:
             logger.warning("%s: no reviews (yet); every ping will be refused", config.reviews_json)
-        self.ip_limiter = RateLimiter(config.ip_limit)
-        self.pair_limiter = RateLimiter(config.pair_limit)
-        self.status_limiter = RateLimiter(config.status_limit)
+        shared = self.store.shared if config.shared_limits is None else config.shared_limits
+        limiter = (lambda name, limit: SharedRateLimiter(self.store, name, limit)) if shared else (
+            lambda name, limit: RateLimiter(limit))
+        self.ip_limiter = limiter("ip", config.ip_limit)
+        self.pair_limiter = limiter("pair", config.pair_limit)
+        self.status_limiter = limiter("status", config.status_limit)
+        # Several instances must share the secret (LINKBACKS_SECRET): a token one
+        # previews is sent to another. Without one, this process makes its own.
         self.secret = config.secret or secrets.token_bytes(32)
-        self.reply_client_limiter = RateLimiter(config.reply_client_limit)
-        self.reply_review_limiter = RateLimiter(config.reply_review_limit)
-        self.reply_preview_limiter = RateLimiter(config.reply_preview_limit)
+        self.reply_client_limiter = limiter("reply-client", config.reply_client_limit)
+        self.reply_review_limiter = limiter("reply-review", config.reply_review_limit)
+        self.reply_preview_limiter = limiter("reply-preview", config.reply_preview_limit)
         self.queue = WorkQueue(
             handle=lambda token: webmention.process(self, token),
             on_failure=lambda token: self.store.finish_request(token, "failed"),
+            claim=lambda worker: self.store.claim_request(worker, config.webmention_lease),
+            count_queued=self.store.count_queued,
+            release=self.store.release_requests,
             workers=config.webmention_workers,
             max_queued=config.max_queued_webmentions,
+            poll_interval=config.webmention_poll,
         )
-        # Webmentions a previous run left queued are verified first.
-        self.queue.start(request.token for request in self.store.queued_requests())
+        # Webmentions left queued (by a previous run, or another instance) are claimed from the database.
+        self.queue.start()
 
     def close(self) -> None:
         self.queue.close()
+        self.store.close()  # idle connections; the store opens new ones if used again
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every queued webmention has been processed."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,10 +28,19 @@ from reelnotes.contract import (
     clean_display_text,
     read_reviews_index,
 )
-from reelnotes.settings import SettingProblem, default, port_number, setting, url_path
+from reelnotes.settings import (
+    SettingProblem,
+    database_location,
+    default,
+    is_database_url,
+    port_number,
+    setting,
+    url_path,
+)
 
 from . import moderation, replies, secret
 from .app import Config
+from .database import database_errors, reason, redact
 from .fetch import Fetcher
 from .sender import send_from_output
 from .server import serve as _serve
@@ -52,7 +60,7 @@ class SiteFiles:
     the site's settings; what the settings leave out is the default in
     ``reelnotes.settings``."""
 
-    db: Path
+    db: Path | str  # an SQLite file, or a postgresql:// URL
     sent_cache: Path
     port: int
     content: Path
@@ -75,7 +83,7 @@ def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the 
     try:
         endpoint = setting(settings, "FILMREVIEWS_LINKBACKS_ENDPOINT")
         return SiteFiles(
-            db=root / setting(settings, "FILMREVIEWS_LINKBACKS_DB"),
+            db=database_location(setting(settings, "FILMREVIEWS_LINKBACKS_DB"), "FILMREVIEWS_LINKBACKS_DB", root),
             sent_cache=root / setting(settings, "FILMREVIEWS_LINKBACKS_SENT_CACHE"),
             port=setting(settings, "FILMREVIEWS_LINKBACKS_PORT"),
             content=root / settings["PATH"],
@@ -91,16 +99,18 @@ def site_files(settings: Mapping[str, Any], root: str | Path, where: str = "the 
 
 @contextmanager
 def _opened(db: str | Path):
-    """The store at ``db``; a file that is not an SQLite database (or cannot
-    be opened) becomes a LinkbacksError naming it."""
+    """The store at ``db``; a file that is not an SQLite database, or a
+    database that cannot be reached, becomes a LinkbacksError naming it
+    (without a password)."""
     store = None
+    db = _option(database_location, db, "--db")
     try:
         store = Store(db)
         yield store
-    except (sqlite3.DatabaseError, OSError) as exc:
+    except (*database_errors(), OSError) as exc:
         raise LinkbacksError(
-            f"{db}: cannot use this linkbacks database ({exc}); expected the SQLite file "
-            "`invoke linkbacks.serve` writes (FILMREVIEWS_LINKBACKS_DB, or --db)"
+            f"{redact(db)}: cannot use this linkbacks database ({reason(exc)}); expected the SQLite file "
+            "`invoke linkbacks.serve` writes or a reachable postgresql:// URL (FILMREVIEWS_LINKBACKS_DB, or --db)"
         ) from None
     finally:
         if store is not None:
@@ -142,10 +152,11 @@ def serve(
     header. The service secret is LINKBACKS_SECRET, or else the one kept in
     a file beside the database (made on the first run)."""
     port = _option(port_number, port, "--port")
+    db = _option(database_location, db, "--db")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
         pass  # a broken database is reported here, before anything listens
-    config = Config(db_path=Path(db), reviews_json=Path(reviews_json), site_url=site_url,
+    config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
                     allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
                     trust_forwarded_for=bool(trust_forwarded_for), secret=service_secret(db),
                     site_name=site_name)
@@ -153,8 +164,8 @@ def serve(
         _serve(config, host, port)
     except ValueError as exc:  # reviews.json that cannot be read at start-up
         raise LinkbacksError(f"{exc}; {BUILD_FIRST}") from None
-    except sqlite3.DatabaseError as exc:
-        raise LinkbacksError(f"{db}: cannot use this linkbacks database ({exc})") from None
+    except database_errors() as exc:
+        raise LinkbacksError(f"{redact(db)}: cannot use this linkbacks database ({reason(exc)})") from None
     except OSError as exc:
         raise LinkbacksError(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}; "
@@ -163,13 +174,16 @@ def serve(
 
 
 def service_secret(db: str | Path) -> bytes:
-    """LINKBACKS_SECRET when set, else the secret kept beside the database."""
+    """LINKBACKS_SECRET when set, else the secret kept beside the (SQLite) database."""
     given = os.environ.get("LINKBACKS_SECRET", "").strip()
     if given:
         if len(given) < secret.MIN_LENGTH:
             raise LinkbacksError(f"LINKBACKS_SECRET is {len(given)} characters long: expected at least "
                                  f"{secret.MIN_LENGTH} random characters (or unset it to keep one beside the database)")
         return given.encode("utf-8")
+    if is_database_url(str(db)):
+        raise LinkbacksError("LINKBACKS_SECRET is not set: with a postgresql:// database, give every instance the "
+                             f"same secret of at least {secret.MIN_LENGTH} random characters in LINKBACKS_SECRET")
     path = secret.secret_file(db)
     try:
         return secret.load_or_create(path)

@@ -1,11 +1,16 @@
-"""Rate limits for the receiver: token buckets in memory, one per key (a
-client address, or a (source, target) pair).
+"""Rate limits for the receiver: token buckets, one per key (a client
+address, or a (source, target) pair).
 
-They live in the process, which is why the receiver runs as one process.
+``RateLimiter`` keeps them in the process's memory: right for one receiver
+process on an SQLite file. ``SharedRateLimiter`` keeps them in the database
+(``Store.rate_limit``), so receiver instances sharing a PostgreSQL database
+share each limit: a client spreading its requests over the instances gets
+no more than from one.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -50,3 +55,27 @@ class RateLimiter:
         if len(self._buckets) > self.max_keys:  # a flood of distinct keys: keep the newest half
             keep = sorted(self._buckets.items(), key=lambda kv: kv[1][1])[len(self._buckets) // 2 :]
             self._buckets = dict(keep)
+
+
+class SharedRateLimiter:
+    """The same token buckets in the store's ``rate_limits`` table, under the
+    limit's ``name``; thread- and instance-safe. ``clock`` is wall time
+    (instances on several hosts share it through NTP)."""
+
+    PRUNE_EVERY = 60.0  # seconds between clean-ups of full buckets, per limiter
+
+    def __init__(self, store, name: str, limit: RateLimit, clock=time.time):
+        self.store = store
+        self.name = name
+        self.limit = limit
+        self.clock = clock
+        self._next_prune = clock() + self.PRUNE_EVERY
+
+    def allow(self, key) -> bool:
+        now = self.clock()
+        text = key if isinstance(key, str) else json.dumps(key)
+        allowed = self.store.rate_limit(self.name, text, self.limit.requests, self.limit.per_seconds, now)
+        if now >= self._next_prune:
+            self._next_prune = now + self.PRUNE_EVERY
+            self.store.forget_rate_limits(now)
+        return allowed

@@ -1,26 +1,38 @@
-"""The SQLite store of received linkbacks.
+"""The store of received linkbacks: an SQLite file (the default) or a
+PostgreSQL database (a ``postgresql://`` URL) that several receiver
+instances share. ``linkbacks.database`` is what differs between the two;
+the SQL here is written once for both (its rules are in that module).
 
 One row per (review slug, source) -- the UNIQUE constraint is what makes a
-second ping for the same pair a duplicate, also under concurrency. Every
-operation opens its own short-lived connection (WAL mode, busy timeout,
+second ping for the same pair a duplicate, also under concurrency and
+across instances. Every operation borrows a connection from a small pool
+and runs in its own short transaction (SQLite: WAL mode, busy timeout,
 ``BEGIN IMMEDIATE`` for writes), so the store is safe to share between the
-receiver's threads and with other processes (the moderation CLI).
+receiver's threads, with other processes (the moderation CLI) and, on
+PostgreSQL, with other instances.
 
-Readers' replies (kind ``reply``) live in the same table, so one moderation
-queue covers every response: ``add_reply`` stores one, refusing a second
-reply with the same normalised text to the same review. For a reply,
-``author`` is the name the reader gave, ``source`` and ``website`` their
-optional site, ``text`` the Markdown source, ``client_hash`` a keyed hash of
-the client address (the address itself is never stored for replies),
-``email`` the optional address for the one reply notice (never exported),
-``parent_id`` the response it answers and ``by_author`` marks the writer's
-own replies. ``held_reason`` says why a response waits for moderation.
+The schema is ``MIGRATIONS``, applied on start by ``Store.init``: each
+entry once, in order, recorded in ``schema_version``; two instances
+starting together apply them once.
 
 Webmentions are verified asynchronously; each request gets a row in
-``webmention_requests`` with an unguessable token for its status URL.
+``webmention_requests`` with an unguessable token for its status URL. The
+row is the queue: any instance's worker claims it (``claim_request``) for a
+lease, and a claim whose instance died runs out and is taken again.
 
-``init`` migrates a database written by an older version in place (see
-``_migrate``): nothing stored is lost.
+Rate limits shared by instances are rows of ``rate_limits`` (``rate_limit``).
+
+Readers' replies (kind ``reply``) live in the ``linkbacks`` table too, so
+one moderation queue covers every response: ``add_reply`` stores one. For a
+reply, ``author`` is the name the reader gave, ``source`` and ``website``
+their optional site, ``text`` the Markdown source, ``client_hash`` a keyed
+hash of the client address (the address itself is never stored for
+replies), ``email`` the optional address for the one reply notice (never
+exported), ``parent_id`` the response it answers, ``by_author`` marks the
+writer's own replies and ``text_key`` a hash of the normalised text (one
+reader's reply per (review, text_key)). ``held_reason`` says why a response
+waits for moderation. A (review, source) pair is unique among linkbacks
+only: replies have no source, or the reader's website.
 """
 
 from __future__ import annotations
@@ -28,26 +40,27 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import threading
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reelnotes.contract import Linkback, receiver_id
 
+from .database import DatabaseError, apply_migrations, dialect_for, redact
+
 STATUSES = ("pending", "approved", "rejected", "spam")
 REQUEST_STATES = ("queued", "verified", "failed")
 
-LINKBACKS_TABLE = """
-CREATE TABLE IF NOT EXISTS {name} (
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS linkbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     review TEXT NOT NULL,
     source TEXT NOT NULL,
     target TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention', 'reply')),
+    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention')),
     type TEXT NOT NULL CHECK (type IN ('mention', 'reply', 'like', 'repost')),
     title TEXT NOT NULL DEFAULT '',
     author TEXT NOT NULL DEFAULT '',
@@ -56,35 +69,10 @@ CREATE TABLE IF NOT EXISTS {name} (
         CHECK (status IN ('pending', 'approved', 'rejected', 'spam')),
     client_ip TEXT NOT NULL DEFAULT '',
     received TEXT NOT NULL,
-    updated TEXT NOT NULL{columns}
-)"""
-# Columns added for replies (and the moderation list); an older database gets
-# them by ALTER TABLE ... ADD COLUMN.
-ADDED_COLUMNS = {
-    "text": "TEXT NOT NULL DEFAULT ''",
-    "website": "TEXT NOT NULL DEFAULT ''",
-    "email": "TEXT NOT NULL DEFAULT ''",
-    "client_hash": "TEXT NOT NULL DEFAULT ''",
-    "parent_id": "INTEGER",
-    "by_author": "INTEGER NOT NULL DEFAULT 0",
-    "held_reason": "TEXT NOT NULL DEFAULT ''",
-    # A hash of a reader's reply as reply_key normalises it ('' for the
-    # writer's replies and for linkbacks): one reply per (review, text_key).
-    "text_key": "TEXT NOT NULL DEFAULT ''",
-}
-BASE_COLUMNS = ("id", "review", "source", "target", "kind", "type", "title", "author", "excerpt", "status",
-                "client_ip", "received", "updated")
-
-SCHEMA = LINKBACKS_TABLE.format(
-    name="linkbacks", columns="".join(f",\n    {name} {decl}" for name, decl in ADDED_COLUMNS.items())
-) + """;
+    updated TEXT NOT NULL,
+    UNIQUE (review, source)
+);
 CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status);
--- A (review, source) pair is one linkback; replies (no source, or the
--- reader's website) are told apart by their text instead (add_reply).
-CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_pair ON linkbacks (review, source) WHERE kind != 'reply';
-CREATE INDEX IF NOT EXISTS linkbacks_review_kind ON linkbacks (review, kind);
-CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_reply_text ON linkbacks (review, text_key)
-    WHERE kind = 'reply' AND text_key != '';
 CREATE TABLE IF NOT EXISTS webmention_requests (
     token TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -98,6 +86,90 @@ CREATE TABLE IF NOT EXISTS webmention_requests (
 );
 CREATE INDEX IF NOT EXISTS webmention_requests_state ON webmention_requests (state);
 """
+
+# Several instances: the webmention queue's leases, and rate limits kept in
+# the database (one row per limit and key: a token bucket as the time it is
+# full again, "tat"; see Store.rate_limit).
+SHARED_QUEUE_AND_LIMITS = """
+ALTER TABLE webmention_requests ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE webmention_requests ADD COLUMN claimed_at TEXT;
+ALTER TABLE webmention_requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS webmention_requests_queue ON webmention_requests (state, received);
+CREATE TABLE IF NOT EXISTS rate_limits (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    tat DOUBLE PRECISION NOT NULL,
+    allowed INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (name, key)
+);
+CREATE INDEX IF NOT EXISTS rate_limits_tat ON rate_limits (tat);
+"""
+
+# The schema, as the steps that build it: append a step for every change
+# (never edit one that has shipped). A step is SQL text or a function
+# (conn, dialect) -- see linkbacks.database.apply_migrations. For example:
+#   a column:  "ALTER TABLE linkbacks ADD COLUMN website TEXT NOT NULL DEFAULT ''",
+#              plus a field with that default on StoredLinkback (rows are read with SELECT *);
+#   a table:   "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, ...)";
+#   what the two databases spell differently: a function that branches on
+#              dialect.name ("sqlite" / "postgresql").
+# Readers' replies: the kind 'reply' (a CHECK neither database can widen in
+# place on SQLite), a (review, source) pair unique among linkbacks only,
+# and the reply's columns.
+REPLY_COLUMNS = {
+    "text": "TEXT NOT NULL DEFAULT ''",
+    "website": "TEXT NOT NULL DEFAULT ''",
+    "email": "TEXT NOT NULL DEFAULT ''",
+    "client_hash": "TEXT NOT NULL DEFAULT ''",
+    "parent_id": "INTEGER",
+    "by_author": "INTEGER NOT NULL DEFAULT 0",
+    "held_reason": "TEXT NOT NULL DEFAULT ''",
+    "text_key": "TEXT NOT NULL DEFAULT ''",
+}
+KINDS_CHECK = "CHECK (kind IN ('trackback', 'pingback', 'webmention', 'reply'))"
+
+
+def add_replies(conn, dialect) -> None:
+    if dialect.name == "sqlite":
+        _rebuild_linkbacks_for_replies(conn)
+    else:
+        conn.execute("ALTER TABLE linkbacks DROP CONSTRAINT IF EXISTS linkbacks_kind_check")
+        conn.execute(f"ALTER TABLE linkbacks ADD CONSTRAINT linkbacks_kind_check {KINDS_CHECK}")
+        conn.execute("ALTER TABLE linkbacks DROP CONSTRAINT IF EXISTS linkbacks_review_source_key")
+        for name, declaration in REPLY_COLUMNS.items():
+            conn.execute(f"ALTER TABLE linkbacks ADD COLUMN IF NOT EXISTS {name} {declaration}")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_pair ON linkbacks (review, source)"
+                 " WHERE kind <> 'reply'")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_reply_text ON linkbacks (review, text_key)"
+                 " WHERE kind = 'reply' AND text_key <> ''")
+    conn.execute("CREATE INDEX IF NOT EXISTS linkbacks_review_kind ON linkbacks (review, kind)")
+
+
+def _rebuild_linkbacks_for_replies(conn) -> None:
+    """SQLite cannot change a CHECK or drop a UNIQUE in place: the table is
+    copied into one with the new definition, keeping every row and id. The
+    webmention requests that refer to its rows step aside meanwhile (kept in
+    a temporary table), so no reference is ever broken, not even for a moment."""
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'linkbacks'").fetchone()[0]
+    new_sql = sql.replace("CHECK (kind IN ('trackback', 'pingback', 'webmention'))", KINDS_CHECK)
+    new_sql = re.sub(r",\s*UNIQUE \(review, source\)", "", new_sql)
+    new_sql = re.sub(r"^CREATE TABLE (IF NOT EXISTS )?linkbacks", "CREATE TABLE linkbacks_migrating", new_sql)
+    new_sql = new_sql.rstrip().removesuffix(")").rstrip() + "".join(
+        f",\n    {name} {declaration}" for name, declaration in REPLY_COLUMNS.items()) + "\n)"
+    columns = ", ".join(row["name"] for row in conn.execute("PRAGMA table_info(linkbacks)"))
+    conn.execute("CREATE TEMP TABLE webmention_requests_aside AS SELECT * FROM webmention_requests")
+    conn.execute("DELETE FROM webmention_requests")
+    conn.execute(new_sql)
+    conn.execute(f"INSERT INTO linkbacks_migrating ({columns}) SELECT {columns} FROM linkbacks")
+    conn.execute("DROP TABLE linkbacks")
+    conn.execute("ALTER TABLE linkbacks_migrating RENAME TO linkbacks")
+    conn.execute("CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status)")
+    conn.execute("INSERT INTO webmention_requests SELECT * FROM webmention_requests_aside")
+    conn.execute("DROP TABLE webmention_requests_aside")
+
+
+MIGRATIONS = (SCHEMA, SHARED_QUEUE_AND_LIMITS, add_replies)
+MAX_ATTEMPTS = 3  # claims of one webmention before it counts as failed
 
 
 class DuplicateLinkback(Exception):
@@ -195,28 +267,40 @@ class WebmentionRequest:
     linkback_id: int | None
     received: str
     updated: str
+    claimed_by: str = ""  # the worker holding it, while its lease lasts
+    claimed_at: str | None = None
+    attempts: int = 0
 
 
 class Store:
+    """``path``: an SQLite file, or a ``postgresql://`` URL."""
+
     def __init__(self, path: Path | str, timeout: float = 30.0, pool_size: int = 8):
         self.path = str(path)
+        self.dialect = dialect_for(self.path)
         self.timeout = timeout
         self.pool_size = pool_size
-        self._pool: list[sqlite3.Connection] = []
+        self._pool: list = []
         self._pool_lock = threading.Lock()
         self._init_lock = threading.Lock()
         self._initialised = False
         self.init()
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+    @property
+    def shared(self) -> bool:
+        """True when other instances may use this database (PostgreSQL)."""
+        return self.dialect.shared
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.path)!r})"
+
+    def _connect(self):
+        try:
+            return self.dialect.connect(self.path, self.timeout)
+        except self.dialect.errors as exc:
+            if not self.dialect.shared:
+                raise  # SQLite: the file's own error says it best
+            raise DatabaseError(self.path, f"cannot connect ({exc})") from None
 
     @contextmanager
     def _connection(self):
@@ -230,13 +314,13 @@ class Store:
         healthy = True
         try:
             yield conn
-        except sqlite3.IntegrityError:
+        except self.dialect.integrity_errors:
             raise  # a constraint said no; the connection is fine
-        except sqlite3.Error:
+        except self.dialect.errors:
             healthy = False
             raise
         finally:
-            if healthy and not conn.in_transaction:
+            if healthy and not getattr(conn, "closed", False) and not conn.in_transaction:
                 with self._pool_lock:
                     if len(self._pool) < self.pool_size:
                         self._pool.append(conn)
@@ -261,11 +345,14 @@ class Store:
         acquired up front, so concurrent writers (threads or processes) queue
         on busy_timeout instead of failing on a read-to-write upgrade."""
         with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(self.dialect.begin_write)
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except self.dialect.errors:
+                    pass  # the connection broke: no transaction is left, and it is not reused
                 raise
             conn.execute("COMMIT")
 
@@ -273,13 +360,16 @@ class Store:
         with self._init_lock:
             if self._initialised:
                 return
-            if self.path != ":memory:":
+            if not self.dialect.shared and self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = self._connect()
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                _migrate(conn)
-                conn.executescript(SCHEMA)
+                if not self.dialect.shared:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                try:
+                    apply_migrations(conn, self.dialect, MIGRATIONS)
+                except DatabaseError as exc:
+                    raise DatabaseError(self.path, exc.reason) from None
             finally:
                 conn.close()
             self._initialised = True
@@ -303,21 +393,18 @@ class Store:
     ) -> int:
         """Insert a linkback; raises DuplicateLinkback for a known (review, source)."""
         stamp = received or now_iso()
-        try:
-            with self._write() as conn:
-                cur = conn.execute(
-                    "INSERT INTO linkbacks (review, source, target, kind, type, title, author,"
-                    " excerpt, status, client_ip, received, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (review, source, target, kind, type, title, author, excerpt, status,
-                     client_ip, stamp, stamp),
-                )
-                return cur.lastrowid
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
-                raise
-            existing = self.find(review, source)
-            raise DuplicateLinkback(existing.id if existing else None) from None
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT INTO linkbacks (review, source, target, kind, type, title, author,"
+                " excerpt, status, client_ip, received, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (review, source, target, kind, type, title, author, excerpt, status,
+                 client_ip, stamp, stamp),
+            ).fetchall()
+        if inserted:
+            return inserted[0][0]
+        existing = self.find(review, source)
+        raise DuplicateLinkback(existing.id if existing else None)
 
     def add_reply(
         self,
@@ -338,28 +425,27 @@ class Store:
     ) -> int:
         """Insert a reader's (or the writer's) reply; raises DuplicateReply
         when a reader's reply with the same normalised text to the same
-        review is stored already (a UNIQUE index decides, so two at once
-        store one). The writer may say the same thing twice."""
+        review is stored already (a UNIQUE index decides, so two at once,
+        even on two instances, store one). The writer may say the same thing
+        twice."""
         stamp = received or now_iso()
         key = "" if by_author else text_key(text)
-        try:
-            with self._write() as conn:
-                cur = conn.execute(
-                    "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
-                    " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
-                    " held_reason, text_key)"
-                    " VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
-                     client_hash, parent_id, int(bool(by_author)), held_reason, key),
-                )
-                return cur.lastrowid
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
-                raise
-            with self._read() as conn:
-                row = conn.execute("SELECT id FROM linkbacks WHERE review = ? AND kind = 'reply' AND text_key = ?",
-                                   (review, key)).fetchone()
-            raise DuplicateReply(row["id"] if row else 0) from None
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
+                " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
+                " held_reason, text_key)"
+                " VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
+                 client_hash, parent_id, int(bool(by_author)), held_reason, key),
+            ).fetchall()
+        if inserted:
+            return inserted[0][0]
+        with self._read() as conn:
+            row = conn.execute("SELECT id FROM linkbacks WHERE review = ? AND kind = 'reply' AND text_key = ?",
+                               (review, key)).fetchone()
+        raise DuplicateReply(row[0] if row else 0)
 
     def approved_replies_from(self, client_hash: str) -> int:
         """How many approved replies came from this (hashed) client."""
@@ -367,7 +453,7 @@ class Store:
             return 0
         with self._read() as conn:
             return conn.execute(
-                "SELECT COUNT(*) FROM linkbacks WHERE kind = 'reply' AND status = 'approved' AND client_hash = ?",
+                "SELECT count(*) FROM linkbacks WHERE kind = 'reply' AND status = 'approved' AND client_hash = ?",
                 (client_hash,),
             ).fetchone()[0]
 
@@ -398,7 +484,7 @@ class Store:
         """The linkback (not reply) from ``source`` to ``review``."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT * FROM linkbacks WHERE review = ? AND source = ? AND kind != 'reply'", (review, source)
+                "SELECT * FROM linkbacks WHERE review = ? AND source = ? AND kind <> 'reply'", (review, source)
             ).fetchone()
         return StoredLinkback(**dict(row)) if row else None
 
@@ -461,6 +547,53 @@ class Store:
                 (state, linkback_id, now_iso(), token),
             )
 
+    def claim_request(self, worker: str, lease: float, max_attempts: int = MAX_ATTEMPTS) -> str | None:
+        """Take the oldest queued webmention nobody holds (or whose holder's
+        lease of ``lease`` seconds ran out: that instance died) for
+        ``worker``; its token, or None when there is nothing to do. Two
+        workers, in any instances, never get the same row while a lease
+        lasts. A webmention claimed ``max_attempts`` times without an answer
+        is failed."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        stamp, expired = now.isoformat(), (now - timedelta(seconds=lease)).isoformat()
+        waiting = "state = 'queued' AND (claimed_at IS NULL OR claimed_at < ?)"
+        with self._read() as conn:  # most polls find nothing: no write lock for them
+            waiting_row = conn.execute(f"SELECT 1 FROM webmention_requests WHERE {waiting} LIMIT 1", (expired,))
+            if waiting_row.fetchone() is None:
+                return None
+        with self._write() as conn:
+            claimed = conn.execute(
+                "UPDATE webmention_requests SET claimed_by = ?, claimed_at = ?, attempts = attempts + 1"
+                " WHERE token = (SELECT token FROM webmention_requests"
+                f" WHERE {waiting} AND attempts < ? ORDER BY received, token LIMIT 1{self.dialect.skip_locked})"
+                " RETURNING token",
+                (worker, stamp, expired, max_attempts),
+            ).fetchall()
+            if not claimed:
+                conn.execute(
+                    f"UPDATE webmention_requests SET state = 'failed', updated = ? WHERE {waiting} AND attempts >= ?",
+                    (stamp, expired, max_attempts),
+                )
+        return claimed[0][0] if claimed else None
+
+    def release_requests(self, worker: str) -> int:
+        """Give back what ``worker`` claimed and has not finished (it is
+        stopping), so another worker takes it now rather than after the lease."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE webmention_requests SET claimed_by = '', claimed_at = NULL, attempts = attempts - 1"
+                " WHERE claimed_by = ? AND state = 'queued'",
+                (worker,),
+            ).rowcount
+
+    def count_queued(self, up_to: int = 1_000_000) -> int:
+        """How many webmentions wait for verification (counting stops at ``up_to``)."""
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM webmention_requests WHERE state = 'queued' LIMIT ?) waiting",
+                (up_to,),
+            ).fetchone()[0]
+
     def queued_requests(self) -> list[WebmentionRequest]:
         with self._read() as conn:
             rows = conn.execute(
@@ -487,60 +620,57 @@ class Store:
             return "rejected"
         return {"pending": "verified", "approved": "approved"}.get(status, "rejected")
 
+    # --- rate limits shared by instances -------------------------------------------
+
+    def rate_limit(self, name: str, key: str, requests: int, per_seconds: float, now: float) -> bool:
+        """One request for ``key`` under the limit ``name`` (``requests`` per
+        ``per_seconds``, bursts allowed): True if it may go ahead. A token
+        bucket kept as the time it is full again (GCRA), updated in one
+        statement, so instances sharing the database share the limit."""
+        interval = per_seconds / requests
+        burst_end = now + (requests - 1) * interval
+        key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO rate_limits (name, key, tat, allowed) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (name, key) DO UPDATE SET"
+                " allowed = CASE WHEN rate_limits.tat <= ? THEN 1 ELSE 0 END,"
+                " tat = CASE WHEN rate_limits.tat > ? THEN rate_limits.tat"
+                "   WHEN rate_limits.tat > ? THEN rate_limits.tat + ? ELSE ? END"
+                " RETURNING allowed",
+                (name, key, now + interval, burst_end, burst_end, now, interval, now + interval),
+            ).fetchall()
+        return bool(row[0][0])
+
+    def forget_rate_limits(self, now: float) -> int:
+        """Drop the buckets that are full again (as good as absent)."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM rate_limits WHERE tat < ?", (now,)).rowcount
+
     # --- maintenance ---------------------------------------------------------------
 
     def integrity_check(self) -> str:
+        """"ok", or what is wrong. SQLite: PRAGMA integrity_check. PostgreSQL
+        (which guards its own pages): the store's own invariants -- one row
+        per (review, source), every request's linkback exists."""
         with self._read() as conn:
-            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+            if not self.dialect.shared:
+                return conn.execute("PRAGMA integrity_check").fetchone()[0]
+            twice = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM linkbacks WHERE kind <> 'reply'"
+                " GROUP BY review, source HAVING count(*) > 1) t"
+            ).fetchone()[0]
+            orphans = conn.execute(
+                "SELECT count(*) FROM webmention_requests r WHERE r.linkback_id IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM linkbacks l WHERE l.id = r.linkback_id)"
+            ).fetchone()[0]
+        problems = [f"{twice} (review, source) pairs stored twice"] * bool(twice)
+        problems += [f"{orphans} requests pointing at no linkback"] * bool(orphans)
+        return "; ".join(problems) or "ok"
 
     def journal_mode(self) -> str:
+        """SQLite's journal mode ("wal"); "postgresql" for PostgreSQL."""
+        if self.dialect.shared:
+            return self.dialect.name
         with self._read() as conn:
             return conn.execute("PRAGMA journal_mode").fetchone()[0]
-
-
-# --- Migrations ----------------------------------------------------------------------
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a database written by an older version up to SCHEMA, keeping
-    every row and id: a ``linkbacks`` table whose CHECK does not know the
-    kind 'reply' (or with a table-wide UNIQUE (review, source), which would
-    allow one reply per review) is rebuilt; missing columns are added."""
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'linkbacks'").fetchone()
-    if row is None:
-        return  # a new database: SCHEMA creates everything
-    if "'reply')" not in row[0] or "UNIQUE (review, source)" in row[0]:
-        _rebuild_linkbacks(conn)
-    have = {info[1] for info in conn.execute("PRAGMA table_info(linkbacks)")}
-    for name, declaration in ADDED_COLUMNS.items():
-        if name not in have:
-            conn.execute(f"ALTER TABLE linkbacks ADD COLUMN {name} {declaration}")
-
-
-def _rebuild_linkbacks(conn: sqlite3.Connection) -> None:
-    """SQLite cannot change a CHECK or drop a constraint in place: copy the
-    table into one with the current definition, in one transaction (the
-    steps SQLite's documentation gives for ALTER TABLE)."""
-    have = [info[1] for info in conn.execute("PRAGMA table_info(linkbacks)")]
-    kept = [name for name in have if name in BASE_COLUMNS or name in ADDED_COLUMNS]
-    columns = ", ".join(kept)
-    conn.execute("PRAGMA foreign_keys = OFF")  # webmention_requests refers to linkbacks
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("DROP TABLE IF EXISTS linkbacks_migrating")
-            conn.execute(LINKBACKS_TABLE.format(
-                name="linkbacks_migrating",
-                columns="".join(f",\n    {name} {decl}" for name, decl in ADDED_COLUMNS.items())))
-            conn.execute(f"INSERT INTO linkbacks_migrating ({columns}) SELECT {columns} FROM linkbacks")
-            conn.execute("DROP TABLE linkbacks")
-            conn.execute("ALTER TABLE linkbacks_migrating RENAME TO linkbacks")
-            problems = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if problems:
-                raise sqlite3.IntegrityError(f"migration would break {len(problems)} reference(s)")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")

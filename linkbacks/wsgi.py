@@ -3,7 +3,10 @@ by environment variables (a WSGI server passes no arguments; the variables,
 their defaults and checks are in ``reelnotes.settings.receiver_environ``):
 
 ``LINKBACKS_DB`` (required)
-    the SQLite database, e.g. ``/srv/reelnotes/linkbacks.sqlite3``;
+    the SQLite database, e.g. ``/srv/reelnotes/linkbacks.sqlite3``, or the
+    PostgreSQL database several instances share, e.g.
+    ``postgresql://reelnotes@db.internal/reelnotes`` (a password is better
+    kept in ``PGPASSWORD`` or ``~/.pgpass`` than in the URL);
 ``LINKBACKS_REVIEWS_JSON`` (required)
     the ``reviews.json`` of the deployed site, e.g. ``/var/www/reelnotes/reviews.json``;
 ``LINKBACKS_SITE_URL`` (required)
@@ -21,13 +24,15 @@ their defaults and checks are in ``reelnotes.settings.receiver_environ``):
 
     gunicorn --workers 1 --threads 8 --bind 127.0.0.1:8001 linkbacks.wsgi:application
 
-One worker process: the rate limits and the webmention queue live in the
-process (threads are fine).
+On SQLite, one worker process: the rate limits live in the process
+(threads are fine). On PostgreSQL, any number of processes and hosts: the
+rate limits and the webmention queue are in the database.
 
 Importing this module checks the configuration -- a missing or bad variable,
-a ``reviews.json`` that cannot be read or a file that is not a linkbacks
-database raises ``SettingProblem`` naming the variable, so the server refuses
-to start -- but starts no thread and keeps no database connection open. The
+a ``reviews.json`` that cannot be read, a file that is not a linkbacks
+database or a PostgreSQL server that does not answer raises
+``SettingProblem`` naming the variable, so the server refuses to start --
+but starts no thread and keeps no database connection open. The
 receiver itself (its store and its webmention workers) is built when the
 first request arrives, in the process that serves it: after gunicorn forks,
 not before.
@@ -44,6 +49,7 @@ from pathlib import Path
 from reelnotes.settings import SettingProblem, receiver_environ
 
 from .app import Config, LinkbackApp
+from .database import database_errors, dialect_for, is_database_url, reason
 from .targets import ReviewsIndex
 
 
@@ -60,8 +66,10 @@ def config_from_env(environ: Mapping[str, str]) -> Config:
     )
 
 
-def _database_problem(path: Path, exc: Exception) -> SettingProblem:
-    return SettingProblem("LINKBACKS_DB", str(path), f"a linkbacks SQLite database ({exc})")
+def _database_problem(path: Path | str, exc: Exception) -> SettingProblem:
+    if is_database_url(path):
+        return SettingProblem("LINKBACKS_DB", str(path), f"a reachable PostgreSQL database ({reason(exc)})")
+    return SettingProblem("LINKBACKS_DB", str(path), f"a linkbacks SQLite database ({reason(exc)})")
 
 
 def _reviews_problem(path: Path, exc: Exception) -> SettingProblem:
@@ -70,14 +78,21 @@ def _reviews_problem(path: Path, exc: Exception) -> SettingProblem:
 
 def check_files(config: Config) -> None:
     """What the receiver will need at its first request, checked now: the
-    reviews index must be readable if it exists, and an existing database
-    file must be SQLite. Read-only; nothing is created."""
+    reviews index must be readable if it exists, an existing database
+    file must be SQLite, and a PostgreSQL server must answer. Read-only;
+    nothing is created."""
     if config.reviews_json.exists():
         try:
             ReviewsIndex.load(config.reviews_json, config.site_url)
         except ValueError as exc:
             raise _reviews_problem(config.reviews_json, exc) from None
-    if config.db_path.exists():
+    if is_database_url(config.db_path):
+        dialect = dialect_for(config.db_path)
+        try:
+            dialect.connect(str(config.db_path), timeout=5).close()
+        except dialect.errors as exc:
+            raise _database_problem(config.db_path, exc) from None
+    elif config.db_path.exists():
         try:
             conn = sqlite3.connect(f"{config.db_path.resolve().as_uri()}?mode=ro", uri=True)
             try:
@@ -93,7 +108,7 @@ def build_app(config: Config) -> LinkbackApp:
     reviews index that turned bad since start-up is named as at start-up."""
     try:
         return LinkbackApp(config)
-    except sqlite3.DatabaseError as exc:
+    except database_errors() as exc:
         raise _database_problem(config.db_path, exc) from None
     except ValueError as exc:  # reviews.json present but unreadable
         raise _reviews_problem(config.reviews_json, exc) from None

@@ -15,6 +15,7 @@ the tasks and the service stop with the message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,13 @@ from reelnotes.contract import is_http_url
 
 class SettingProblem(ValueError):
     """A setting whose value cannot be used, with a message naming the setting,
-    the value and what was expected."""
+    the value and what was expected. A database URL is named without its
+    password."""
 
     def __init__(self, name: str, value: Any, expected: str):
         self.name, self.value, self.expected = name, value, expected
-        super().__init__(f"{name}: {value!r}: expected {expected}")
+        shown = redact_database_url(value) if isinstance(value, str) else value
+        super().__init__(f"{name}: {shown!r}: expected {expected}")
 
 
 class MissingSetting(SettingProblem):
@@ -81,6 +84,73 @@ def _browse(value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def _url_or_off(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _year_pattern(value: Any) -> bool:
+    if value in (None, ""):
+        return True  # off (a URL), or derived from the URL (a save_as)
+    try:
+        return isinstance(value, str) and "{year}" in value and value.format(year=2024) != ""
+    except (KeyError, IndexError, ValueError):
+        return False
+
+
+# --- The linkbacks database: an SQLite file or a PostgreSQL URL ---------------------
+
+DATABASE_SCHEMES = ("postgresql", "postgres")
+DATABASE_EXPECTED = ("the receiver's database: an SQLite file, e.g. 'linkbacks.sqlite3', or a PostgreSQL URL, "
+                     "e.g. 'postgresql://reelnotes@db.example.org/reelnotes'")
+
+
+def is_database_url(value: Any) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) URL, False for a file path."""
+    scheme, sep, _ = str(value).partition("://")
+    return bool(sep) and scheme.lower() in DATABASE_SCHEMES
+
+
+def redact_database_url(value: str) -> str:
+    """``value`` fit for a message or a log: a URL's password (in the user
+    part or a ``password=`` parameter) becomes ``***``; anything else as is."""
+    if "://" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    head, question, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")  # the last @: a password may hold one
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+    return f"{scheme}://{userinfo}{at}{host}{question}{query}"
+
+
+def _database(value: Any) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if "://" not in value:
+        return value.strip("/") != ""
+    if not is_database_url(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname or "host=" in parts.query)
+
+
+def database_location(value: Any, name: str, root: str | Path | None = None) -> Path | str:
+    """A database setting or option, checked: a PostgreSQL URL (kept as a
+    string), or an SQLite file (a Path, under ``root`` when relative). A bad
+    one is a SettingProblem that never shows a password."""
+    text = str(value).strip() if isinstance(value, (str, Path)) else value
+    if not _database(text):
+        raise SettingProblem(name, text, DATABASE_EXPECTED)
+    if is_database_url(text):
+        return text
+    return Path(root) / text if root is not None else Path(text)
+
+
 def is_absolute_url(value: str) -> bool:
     """An http(s) address with a host: what feeds, sitemaps and endpoints need."""
     parts = urlsplit(value or "")
@@ -123,6 +193,17 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("FILMREVIEWS_BROWSE", BROWSE_DEFAULTS,
             "a dict such as {'genre_url': 'genres/{slug}/'}", _browse),
     Setting("FILMREVIEWS_RELATED_REVIEWS", 4, "a whole number from 0 up", lambda v: _whole(v, 0)),
+    # Stats pages: every year, and one per year of watching. None for a
+    # save_as means "from the URL" ("stats/" -> "stats/index.html").
+    Setting("FILMREVIEWS_STATS_URL", "stats/",
+            "a URL such as 'stats/', or '' for no stats pages", _url_or_off),
+    Setting("FILMREVIEWS_STATS_SAVE_AS", None,
+            "a file in the output such as 'stats/index.html', or None to follow the URL", _url_or_off),
+    Setting("FILMREVIEWS_STATS_YEAR_URL", "stats/{year}/",
+            "a pattern with {year}, e.g. 'stats/{year}/', or '' for no year pages", _year_pattern),
+    Setting("FILMREVIEWS_STATS_YEAR_SAVE_AS", None,
+            "a pattern with {year}, e.g. 'stats/{year}/index.html', or None to follow the URL",
+            _year_pattern),
     # Feeds
     Setting("FILMREVIEWS_GENRE_FEED_ATOM", "feeds/genres/{slug}.atom.xml",
             "a path with {slug}, e.g. 'feeds/genres/{slug}.atom.xml', or None for no genre feeds",
@@ -141,8 +222,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("FILMREVIEWS_LINKBACKS_ENDPOINT", "",
             "'' (no receiver) or the receiver's absolute address, e.g. "
             "'https://reelnotes.example.org/linkbacks'", _endpoint),
-    Setting("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3",
-            "the receiver's database file, e.g. 'linkbacks.sqlite3'", _folder),
+    Setting("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3", DATABASE_EXPECTED, _database),
     Setting("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json",
             "a file remembering sent linkbacks, e.g. '.linkbacks-sent.json'", _folder),
     Setting("FILMREVIEWS_LINKBACKS_PORT", 8001,
@@ -209,6 +289,22 @@ def browse_patterns(settings: Mapping[str, Any],
     return merged
 
 
+def stats_patterns(settings: Mapping[str, Any],
+                   problems: list[SettingProblem] | None = None) -> dict[str, str]:
+    """Where the stats pages go: `url` and `save_as` of the page for every year,
+    `year_url` and `year_save_as` (patterns with {year}) of the year pages. An
+    empty `url` turns every stats page off; an empty `year_url` the year pages."""
+    url = setting(settings, "FILMREVIEWS_STATS_URL", problems) or ""
+    year_url = setting(settings, "FILMREVIEWS_STATS_YEAR_URL", problems) or ""
+    save_as = setting(settings, "FILMREVIEWS_STATS_SAVE_AS", problems) or save_as_for(url)
+    year_save_as = setting(settings, "FILMREVIEWS_STATS_YEAR_SAVE_AS", problems) or save_as_for(year_url)
+    if not url:
+        return {"url": "", "save_as": "", "year_url": "", "year_save_as": ""}
+    if not year_url:
+        year_save_as = ""
+    return {"url": url, "save_as": save_as, "year_url": year_url, "year_save_as": year_save_as}
+
+
 def port_number(value: Any, name: str = "--port") -> int:
     """A TCP port from a command line or a setting, or SettingProblem."""
     try:
@@ -234,7 +330,7 @@ def url_path(value: Any, name: str) -> str:
 # is configured by LINKBACKS_* environment variables instead.
 
 RECEIVER_REQUIRED = {
-    "LINKBACKS_DB": "the path of the linkbacks SQLite database",
+    "LINKBACKS_DB": "the linkbacks database: an SQLite file's path or a postgresql:// URL",
     "LINKBACKS_REVIEWS_JSON": "the path of the deployed site's reviews.json",
     "LINKBACKS_SITE_URL": "the live site's address, e.g. https://reelnotes.example.org",
     "LINKBACKS_SECRET": "a random string of at least 32 characters that keys the reply form's tokens and "
@@ -253,7 +349,7 @@ _YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 class ReceiverEnviron:
     """The receiver's configuration, read from LINKBACKS_* variables."""
 
-    db: Path
+    db: Path | str  # an SQLite file, or a postgresql:// URL
     reviews_json: Path
     site_url: str
     base_path: str
@@ -281,7 +377,7 @@ def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
     if trust not in _YES + _NO:
         raise SettingProblem("LINKBACKS_TRUST_FORWARDED_FOR", trust, "yes or no")
     return ReceiverEnviron(
-        db=Path(environ["LINKBACKS_DB"].strip()),
+        db=database_location(environ["LINKBACKS_DB"], "LINKBACKS_DB"),
         reviews_json=Path(environ["LINKBACKS_REVIEWS_JSON"].strip()),
         site_url=site_url,
         base_path=url_path(values["LINKBACKS_BASE_PATH"], "LINKBACKS_BASE_PATH"),

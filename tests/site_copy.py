@@ -59,6 +59,17 @@ def site_with_reviews(tmp_path_factory, name, reviews):
     return root
 
 
+def build_reviews(tmp_path_factory, name, reviews, settings_file="publishconf.py"):
+    """Build a private copy of the site whose only reviews are `reviews`; the
+    build must run to the end (problems are the caller's to check)."""
+    from blogtools.build import build_site
+
+    root = site_with_reviews(tmp_path_factory, name, reviews)
+    result = build_site(root / settings_file, root / "output", root=root)
+    assert result.error is None, result.error
+    return result
+
+
 def set_field(review: Path, field: str, value: str) -> None:
     """Replace one front-matter line, e.g. set_field(path, "Rating", "7")."""
     text = review.read_text(encoding="utf-8")

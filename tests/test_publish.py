@@ -11,25 +11,20 @@ import subprocess
 
 import pytest
 
-from blogtools.publish import (Destination, PublishError, destination_from, gh_pages, itemized_changes,
-                               publish, rsync_command)
+from blogtools.publish import (
+    Destination,
+    PublishError,
+    destination_from,
+    gh_pages,
+    itemized_changes,
+    publish,
+    rsync_command,
+)
 from tests.linkbacks.support import guard_dns
-from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache, snapshot, tree
+from tests.site_copy import run_invoke, set_field, snapshot, tree
 from tests.sshd import missing_tools, running_sshd
 
 needs_ssh = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A copy of the sample site; tests that change content make their own copy of it."""
-    return copy_site(tmp_path_factory.mktemp("site"), shared_poster_cache(tmp_path_factory))
-
-
-@pytest.fixture
-def own_copy(tmp_path, tmp_path_factory):
-    """A copy of the sample site for one test to change."""
-    return copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,9 @@ from linkbacks.limits import RateLimit
 from linkbacks.server import start_in_thread
 from reelnotes.contract import Linkback
 from reelnotes.reply_text import ALLOWED_TAGS
+from tests.browser import violations
 from tests.site_copy import copy_site, shared_poster_cache
 from tests.site_fixture import serve, soup_of, theme_environment
-from tests.test_browser import axe, browser  # noqa: F401 -- the browser tests' fixtures
 
 HER_PAGE = Path("reviews") / "her-2013" / "index.html"
 READER_IP = "198.51.100.23"
@@ -308,7 +308,7 @@ def reply_in_browser(page, blog, name: str, email: str, check=lambda page: None)
     assert len(rows) == 1 and rows[0].email == email
 
 
-def test_the_form_works_in_chromium_with_javascript_off(blog, browser):  # noqa: F811
+def test_the_form_works_in_chromium_with_javascript_off(blog, browser):
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
     hosts = set()
     context.on("request", lambda request: hosts.add(urlsplit(request.url).hostname))
@@ -322,11 +322,9 @@ def test_the_form_works_in_chromium_with_javascript_off(blog, browser):  # noqa:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_form_preview_and_thank_you_pages_pass_axe(blog, browser, axe, scheme):  # noqa: F811
+def test_the_form_preview_and_thank_you_pages_pass_axe(blog, browser, axe, scheme):
     """axe needs JavaScript to run; the receiver's pages have no script, so
     they are the same pages a reader without JavaScript gets."""
-    from tests.test_browser import violations
-
     found = []
     context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
     page = context.new_page()

@@ -96,6 +96,14 @@ def test_several_directors_are_a_list():
     assert review_with(director="Joel Coen, Ethan Coen").directors == ("Joel Coen", "Ethan Coen")
 
 
+def test_co_productions_and_several_languages_read_as_names():
+    review = review_with(country="United Kingdom, United States", language="English, , Hindi")
+    assert review.country == "United Kingdom, United States"  # as written, for the review page
+    assert review.countries == ("United Kingdom", "United States")
+    assert review.languages == ("English", "Hindi")
+    assert review_with().countries == review_with().languages == ()
+
+
 @pytest.mark.parametrize("field,value,hint", [
     ("runtime", "two hours", "whole minutes"),
     ("runtime", "0", "whole minutes"),

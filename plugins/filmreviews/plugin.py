@@ -4,7 +4,7 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, feeds, linkbacks, posters, search, structured_data
+from . import browse, catalog, feeds, linkbacks, posters, search, stats, structured_data
 
 
 def register():
@@ -15,10 +15,11 @@ def register():
     signals.content_object_init.connect(catalog.attach_review)
     # Before the articles are final, so every later handler can read article.poster.
     signals.article_generator_pretaxonomy.connect(posters.attach_posters)
-    # All reviews known: rewatches, responses, browse pages, previous/next/related.
+    # All reviews known: rewatches, responses, browse and stats pages, previous/next/related.
     signals.article_generator_finalized.connect(catalog.link_rewatches)
     signals.article_generator_finalized.connect(linkbacks.attach_linkbacks)
     signals.get_generators.connect(browse.get_generators)
+    signals.get_generators.connect(stats.get_generators)
     signals.static_generator_finalized.connect(catalog.drop_unpublished_posters)
     # Writing: head metadata per page, feeds, derivatives, the reviews index.
     signals.generator_init.connect(structured_data.add_template_helpers)

@@ -101,6 +101,16 @@ class Review:
     def decade(self) -> int | None:
         return self.year - self.year % 10 if self.year else None
 
+    @property
+    def countries(self) -> tuple[str, ...]:
+        """Country as names: a co-production is written "United Kingdom, United States"."""
+        return tuple(split_list(self.country))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Language as names, comma-separated like Country."""
+        return tuple(split_list(self.language))
+
 
 def text_of_html(markup: str) -> str:
     """The text a reader sees in an HTML fragment, for <title>, alt, meta tags

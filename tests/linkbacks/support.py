@@ -30,6 +30,7 @@ REVIEWS = [
     {"slug": "alien-1979", "url": "/reviews/alien-1979/", "title": "Alien"},
 ]
 GENEROUS = RateLimit(100_000, 1.0)
+BACKENDS = ["sqlite", "postgresql"]  # the databases the store runs on (conftest: backend, new_database)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Route:
     body: bytes = b""
     content_type: str = "text/html; charset=utf-8"
     headers: list = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering: a slow blog
 
 
 class PageServer:
@@ -63,6 +65,7 @@ class PageServer:
                 route = outer.routes.get(self.path.split("?", 1)[0])
                 if route is None:
                     route = Route(404, b"<html><body>Not here</body></html>")
+                time.sleep(route.delay)
                 self.send_response(route.status)
                 if route.content_type:
                     self.send_header("Content-Type", route.content_type)
@@ -89,18 +92,19 @@ class PageServer:
         return self.base + path
 
     def set(self, path: str, body: str | bytes = b"", status: int = 200, content_type="text/html; charset=utf-8",
-            headers=()):
+            headers=(), delay: float = 0.0):
         if isinstance(body, str):
             body = body.encode("utf-8")
-        self.routes[path] = Route(status, body, content_type, list(headers))
+        self.routes[path] = Route(status, body, content_type, list(headers), delay)
         return self.url(path)
 
-    def page_linking(self, path: str, target: str, title: str = "A post", extra: str = "") -> str:
+    def page_linking(self, path: str, target: str, title: str = "A post", extra: str = "", delay: float = 0.0) -> str:
         """Serve a plain HTML page at ``path`` with a link to ``target``."""
         return self.set(
             path,
             f"<!doctype html><html><head><title>{title}</title></head><body>"
             f"<p>I wrote about <a href=\"{target}\">this review</a>.</p>{extra}</body></html>",
+            delay=delay,
         )
 
     def hits(self, path_prefix: str = "") -> list[tuple[str, str]]:
@@ -126,14 +130,17 @@ def write_reviews_json(path: Path, site_url: str = "", reviews=None) -> Path:
     return path
 
 
-def start_receiver(tmp_path: Path, allow_loopback: bool = True, site_url: str = SITE, reviews=None, **config):
+def start_receiver(tmp_path: Path, allow_loopback: bool = True, site_url: str = SITE, reviews=None, db=None,
+                   **config):
+    """A receiver on 127.0.0.1 with its files in ``tmp_path``; ``db``: its
+    database (default: an SQLite file there)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     reviews_json = write_reviews_json(tmp_path / "reviews.json", "", reviews)
     config.setdefault("ip_limit", GENEROUS)
     config.setdefault("pair_limit", GENEROUS)
     config.setdefault("status_limit", GENEROUS)
     cfg = Config(
-        db_path=tmp_path / "linkbacks.sqlite3",
+        db_path=db or tmp_path / "linkbacks.sqlite3",
         reviews_json=reviews_json,
         site_url=site_url,
         allow_loopback=allow_loopback,

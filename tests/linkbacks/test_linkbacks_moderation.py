@@ -1,4 +1,5 @@
-"""The store, moderation, export into data files, reverify, and the CLI API."""
+"""The store, moderation, export into data files, reverify, and the CLI API,
+on both stores (SQLite and PostgreSQL) wherever the database matters."""
 
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ def add(store, n, review="her-2013", **kw):
 
 
 @pytest.fixture()
-def store(tmp_path):
-    return Store(tmp_path / "db" / "linkbacks.sqlite3")
+def store(backend, new_database):
+    store = Store(new_database(backend))
+    yield store
+    store.close()
 
 
-def test_store_schema_wal_and_unique_pair(store):
-    assert store.journal_mode() == "wal"
+def test_store_schema_wal_and_unique_pair(store, backend):
+    assert store.journal_mode() == {"sqlite": "wal", "postgresql": "postgresql"}[backend]
     first = add(store, 1)
     with pytest.raises(DuplicateLinkback) as info:
         add(store, 1, kind="webmention")

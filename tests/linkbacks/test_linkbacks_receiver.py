@@ -1,6 +1,7 @@
 """Protocol conformance of the linkback receiver over real HTTP on 127.0.0.1:
 TrackBack 1.2, Pingback 1.0 and Webmention, each success and error path.
-Sources are pages on a second loopback server."""
+Sources are pages on a second loopback server. Every test runs on both
+stores (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from linkbacks.limits import RateLimit
 from linkbacks.protocols import webmention
 from tests.linkbacks.support import (
     ALIEN,
+    BACKENDS,
     HER,
     SITE,
     pingback,
@@ -25,9 +27,9 @@ from tests.linkbacks.support import (
 )
 
 
-@pytest.fixture(scope="module")
-def receiver(tmp_path_factory):
-    running = start_receiver(tmp_path_factory.mktemp("receiver"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def receiver(request, tmp_path_factory, new_database):
+    running = start_receiver(tmp_path_factory.mktemp("receiver"), db=new_database(request.param))
     yield running
     running.stop()
 
@@ -270,8 +272,8 @@ def test_webmention_accepted_verified_and_moderated(pages, receiver):
     assert status_of(receiver, location) == "rejected"
 
 
-def test_webmention_status_is_pending_until_verified(pages, tmp_path):
-    with start_receiver(tmp_path, webmention_workers=1) as running:
+def test_webmention_status_is_pending_until_verified(pages, tmp_path, backend, new_database):
+    with start_receiver(tmp_path, webmention_workers=1, db=new_database(backend)) as running:
         running.app.close()  # no workers: the request stays queued
         source = pages.page_linking("/wm/queued", HER)
         location = send_webmention(running, source, HER).headers["location"]
@@ -402,8 +404,8 @@ def test_base_path_prefixes_the_status_location(pages, tmp_path):
         assert status_of(running, location[len("/linkbacks"):]) in ("pending", "verified")
 
 
-def test_full_webmention_queue_answers_503(pages, tmp_path):
-    with start_receiver(tmp_path, max_queued_webmentions=0) as running:
+def test_full_webmention_queue_answers_503(pages, tmp_path, backend, new_database):
+    with start_receiver(tmp_path, max_queued_webmentions=0, db=new_database(backend)) as running:
         reply = send_webmention(running, pages.page_linking("/wm/busy", HER), HER)
         assert reply.status == 503 and reply.headers["retry-after"] == "120"
         assert len(running.app.store.list()) == 0
@@ -461,9 +463,10 @@ def _ping(protocol, running, source):
 
 
 @pytest.mark.parametrize("protocol", ["trackback", "pingback", "webmention"])
-def test_source_fragments_are_one_source_for_duplicates_and_the_pair_limit(pages, tmp_path, protocol):
-    source = pages.page_linking(f"/frag/{protocol}", HER)
-    with start_receiver(tmp_path, pair_limit=RateLimit(2, 3600.0)) as running:
+def test_source_fragments_are_one_source_for_duplicates_and_the_pair_limit(pages, tmp_path, protocol, backend,
+                                                                           new_database):
+    source = pages.page_linking(f"/frag/{protocol}/{backend}", HER)
+    with start_receiver(tmp_path, pair_limit=RateLimit(2, 3600.0), db=new_database(backend)) as running:
         outcomes = [_ping(protocol, running, source + fragment) for fragment in ("#a", "#b", "#c")]
         assert outcomes == ["stored", "duplicate", "limited"]
         assert [row.source for row in running.app.store.list()] == [source]

@@ -136,3 +136,35 @@ def test_serve_listens_on_the_port_setting_mounts_under_the_endpoint_path_and_tr
             process.wait()
     request = Store(site / "linkbacks.sqlite3").get_request(location.rsplit("/", 1)[1])
     assert request.client_ip == "198.51.100.7"
+
+
+def test_the_tasks_moderate_a_postgresql_database_named_in_the_settings(tmp_path, new_database):
+    url = new_database("postgresql")
+    store = Store(url)
+    first = store.add(review="her-2013", source="https://blog.example/post", target=f"{SITE_URL}/reviews/her-2013/",
+                      kind="pingback", title="On Her")
+    store.close()
+    site = copy_site(tmp_path / "site")
+    with (site / "publishconf.py").open("a", encoding="utf-8") as settings:
+        settings.write(f"FILMREVIEWS_LINKBACKS_DB = {url!r}\n")
+    listed = run_invoke(site, "linkbacks.list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith(f"#{first} ") and "pending" in listed.stdout and '"On Her"' in listed.stdout
+    assert run_invoke(site, "linkbacks.approve", str(first)).returncode == 0
+    assert Store(url).get(first).status == "approved"
+    assert not (site / "linkbacks.sqlite3").exists()
+
+
+def test_a_database_url_is_named_without_its_password(tmp_path, postgres):
+    site = copy_site(tmp_path / "site")
+    dead = f"postgresql://reelnotes:hunter2@127.0.0.1:{postgres.port + 1}/linkbacks"  # nothing listens there
+    message = refused(run_invoke(site, "linkbacks.list", "--db", dead))
+    assert message.startswith(f"postgresql://reelnotes:***@127.0.0.1:{postgres.port + 1}/linkbacks: "
+                              "cannot use this linkbacks database (cannot connect (connection failed: ")
+    with (site / "publishconf.py").open("a", encoding="utf-8") as settings:
+        settings.write('FILMREVIEWS_LINKBACKS_DB = "mysql://reelnotes:hunter2@db.example.org/reelnotes"\n')
+    setting_message = refused(run_invoke(site, "linkbacks.list"))
+    assert setting_message.startswith("publishconf.py: FILMREVIEWS_LINKBACKS_DB: "
+                                      "'mysql://reelnotes:***@db.example.org/reelnotes': expected the receiver's "
+                                      "database: an SQLite file")
+    assert "hunter2" not in message + setting_message and "\n" not in message

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -40,10 +41,10 @@ class Quiet(WSGIRequestHandler):
         pass
 
 
-def test_application_from_the_environment_serves_behind_a_proxy(tmp_path, monkeypatch):
+def test_application_from_the_environment_serves_behind_a_proxy(tmp_path, monkeypatch, backend, new_database):
     wsgi = import_wsgi(
         monkeypatch,
-        LINKBACKS_DB=str(tmp_path / "linkbacks.sqlite3"),
+        LINKBACKS_DB=str(new_database(backend)),
         LINKBACKS_REVIEWS_JSON=str(write_reviews_json(tmp_path / "reviews.json")),
         LINKBACKS_SITE_URL=SITE,
         LINKBACKS_SECRET=SECRET,
@@ -118,6 +119,28 @@ def test_a_database_or_reviews_index_that_cannot_be_used_stops_the_import(tmp_pa
     assert not (tmp_path / "db.sqlite3").exists()
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("postgresql://reelnotes:hunter2@127.0.0.1:{port}/nope?password=hunter2",
+     "LINKBACKS_DB: 'postgresql://reelnotes:***@127.0.0.1:{port}/nope?password=***': "
+     "expected a reachable PostgreSQL database (connection failed: "),
+    ("mysql://reelnotes:hunter2@db.example.org/reelnotes",
+     "LINKBACKS_DB: 'mysql://reelnotes:***@db.example.org/reelnotes': expected the receiver's database: "
+     "an SQLite file, e.g. 'linkbacks.sqlite3', or a PostgreSQL URL"),
+    ("postgresql://reelnotes:hunter2@db.example.org:port/reelnotes",
+     "LINKBACKS_DB: 'postgresql://reelnotes:***@db.example.org:port/reelnotes': expected the receiver's database"),
+])
+def test_a_database_url_that_cannot_be_used_is_named_without_its_password(tmp_path, monkeypatch, postgres, value,
+                                                                          expected):
+    dead_port = postgres.port + 1 if postgres.port < 65535 else postgres.port - 1  # nothing listens there
+    variables = {"LINKBACKS_DB": value.format(port=dead_port),
+                 "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")),
+                 "LINKBACKS_SITE_URL": SITE, "LINKBACKS_SECRET": SECRET}
+    with pytest.raises(ValueError) as info:
+        import_wsgi(monkeypatch, **variables)
+    assert str(info.value).startswith(expected.format(port=dead_port))
+    assert "hunter2" not in str(info.value) and "\n" not in str(info.value)
+
+
 def _fresh_python(code: str, environ: dict) -> dict:
     """Run ``code`` in a new interpreter (nothing imported yet); it prints JSON."""
     run = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **environ},
@@ -160,3 +183,22 @@ def test_no_module_of_the_service_imports_pelican_pillow_or_the_plugin(tmp_path)
     assert {"linkbacks.cli", "linkbacks.app", "linkbacks.store", "linkbacks.wsgi",
             "linkbacks.protocols.webmention"} <= set(report["modules"])
     assert report["heavy"] == []
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("postgresql://reelnotes:s3cret@db.example.org:5432/reelnotes",
+     "postgresql://reelnotes:***@db.example.org:5432/reelnotes"),
+    ("postgres://reelnotes@db.example.org/reelnotes?sslmode=require&password=s3cret",
+     "postgres://reelnotes@db.example.org/reelnotes?sslmode=require&password=***"),
+    ("postgresql://reelnotes:p@ss:w@db.example.org/reelnotes", "postgresql://reelnotes:***@db.example.org/reelnotes"),
+    ("postgresql:///reelnotes?host=/var/run/postgresql", "postgresql:///reelnotes?host=/var/run/postgresql"),
+    ("/srv/reelnotes/linkbacks.sqlite3", "/srv/reelnotes/linkbacks.sqlite3"),
+])
+def test_a_database_setting_is_a_file_or_a_postgresql_url_and_is_shown_without_a_password(value, shown):
+    from reelnotes.settings import database_location, redact_database_url
+
+    location = database_location(value, "LINKBACKS_DB", root="/site")
+    assert str(location) == value if "://" in value else location == Path(value)
+    assert redact_database_url(value) == shown
+    relative = database_location("data/linkbacks.sqlite3", "FILMREVIEWS_LINKBACKS_DB", root="/site")
+    assert relative == Path("/site/data/linkbacks.sqlite3")

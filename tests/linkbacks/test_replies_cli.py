@@ -25,9 +25,9 @@ def reply(store, text, author="Ana", email="", review="her-2013", status="approv
 
 
 @pytest.fixture()
-def site(tmp_path):
-    """A store and a content folder with hand-written and WordPress records."""
-    store = Store(tmp_path / "linkbacks.sqlite3")
+def site(tmp_path, backend, new_database):
+    """A store (on each database) and a content folder with hand-written and WordPress records."""
+    store = Store(new_database(backend))
     content = tmp_path / "content"
     (content / "linkbacks").mkdir(parents=True)
     imported = {"review": "her-2013", "linkbacks": [

@@ -5,6 +5,7 @@ in the site's look that says why, with the right status and nothing stored."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -16,6 +17,7 @@ from linkbacks.pages import ReplyFields
 from linkbacks.protocols.reply import FIELDS, sign_token
 from reelnotes.reply_text import ALLOWED_TAGS
 from tests.linkbacks.support import (
+    BACKENDS,
     HER,
     REPLY,
     SITE,
@@ -29,9 +31,10 @@ from tests.linkbacks.support import (
 QUICK = 0.3  # reply_min_seconds for most tests; the 3 s default has its own test
 
 
-@pytest.fixture(scope="module")
-def receiver(tmp_path_factory):
-    running = start_receiver(tmp_path_factory.mktemp("replies"), reply_min_seconds=QUICK,
+@pytest.fixture(scope="module", params=BACKENDS)
+def receiver(request, tmp_path_factory, new_database):
+    running = start_receiver(tmp_path_factory.mktemp("replies"), db=new_database(request.param),
+                             reply_min_seconds=QUICK,
                              reply_client_limit=RateLimit(10_000, 1.0), reply_review_limit=RateLimit(10_000, 1.0),
                              reply_preview_limit=RateLimit(10_000, 1.0), trust_forwarded_for=True)
     yield running
@@ -97,12 +100,16 @@ def test_preview_shows_the_reply_as_it_will_appear_then_send_stores_it_pending(r
     assert "198.51.100.23" not in repr(row)
 
 
-def test_a_client_address_never_reaches_the_database_files(receiver, tmp_path):
+def test_a_client_address_is_never_stored(receiver, tmp_path):
     preview_and_send(receiver.port, "her-2013", dict(REPLY, text=unique("Hashed.")), wait=QUICK + 0.1,
                      headers={"X-Forwarded-For": "203.0.113.99"})
+    store = receiver.app.store
+    rows = [r for r in store.list() if r.kind == "reply"]
+    assert rows and not [r for r in rows if "203.0.113.99" in repr(r)]
     db = receiver.app.config.db_path
-    for path in db.parent.glob(db.name + "*"):
-        assert b"203.0.113.99" not in path.read_bytes(), path
+    if not store.shared:  # SQLite: not in any byte of the files (WAL included)
+        for path in Path(db).parent.glob(Path(db).name + "*"):
+            assert b"203.0.113.99" not in path.read_bytes(), path
 
 
 HOSTILE = {
@@ -263,8 +270,9 @@ def test_default_timing_refuses_a_send_under_3_seconds_and_after_2_hours(tmp_pat
         running.stop()
 
 
-def test_rate_limits_per_client_and_per_review(tmp_path):
-    running = start_receiver(tmp_path, reply_min_seconds=0.0, trust_forwarded_for=True,
+def test_rate_limits_per_client_and_per_review(tmp_path, backend, new_database):
+    """In memory on SQLite, in the shared database on PostgreSQL."""
+    running = start_receiver(tmp_path, db=new_database(backend), reply_min_seconds=0.0, trust_forwarded_for=True,
                              reply_client_limit=RateLimit(3, 3600.0), reply_review_limit=RateLimit(5, 3600.0),
                              reply_preview_limit=RateLimit(1000, 1.0))
     try:
@@ -285,8 +293,8 @@ def test_rate_limits_per_client_and_per_review(tmp_path):
         running.stop()
 
 
-def test_previews_are_rate_limited_per_client(tmp_path):
-    running = start_receiver(tmp_path, reply_preview_limit=RateLimit(2, 3600.0))
+def test_previews_are_rate_limited_per_client(tmp_path, backend, new_database):
+    running = start_receiver(tmp_path, db=new_database(backend), reply_preview_limit=RateLimit(2, 3600.0))
     try:
         statuses = [post_reply(running.port, "her-2013", dict(REPLY)).status for _ in range(3)]
         assert statuses == [200, 200, 429]
@@ -301,3 +309,30 @@ def test_replies_are_answered_under_the_public_base_path(tmp_path):
         assert soup(preview).select_one("form.reply-send")["action"] == "/linkbacks/reply/her-2013"
     finally:
         running.stop()
+
+
+def test_two_instances_on_one_postgresql_database_share_the_secret_the_limits_and_duplicates(tmp_path, new_database):
+    """A reply previewed on one instance may be sent through another that has
+    the same LINKBACKS_SECRET; a client's limit and the duplicate check span them."""
+    db = new_database("postgresql")
+    common = dict(db=db, reply_min_seconds=0.0, trust_forwarded_for=True, secret=b"k" * 40,
+                  reply_client_limit=RateLimit(2, 3600.0))
+    first = start_receiver(tmp_path / "a", **common)
+    second = start_receiver(tmp_path / "b", **common)
+    stranger = start_receiver(tmp_path / "c", **{**common, "secret": b"x" * 40})
+    try:
+        def through(preview_on, send_on, text, client="192.0.2.9"):
+            preview = post_reply(preview_on.port, "her-2013", dict(REPLY, text=text),
+                                 {"X-Forwarded-For": client})
+            return request(send_on.port, "POST", "/reply/her-2013", urlencode(send_fields(preview)),
+                           {"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": client})
+
+        assert through(first, second, "Previewed on one, sent on the other.").status == 200
+        assert through(first, stranger, "Another secret cannot check this.").status == 403
+        assert through(second, first, "Previewed on one, sent on the other.", "192.0.2.10").status == 409
+        assert through(second, first, "Second reply from this client.").status == 200
+        assert through(first, second, "Third reply from this client.").status == 429  # 2 per hour, both instances
+        assert len(first.app.store.list()) == 2
+    finally:
+        for running in (first, second, stranger):
+            running.stop()

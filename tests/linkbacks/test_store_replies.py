@@ -1,36 +1,17 @@
-"""Replies in the store: the migration of an older database, the reply rows,
-duplicate detection by normalised text, and deleting replies."""
+"""Replies in the store, on SQLite and on PostgreSQL: the migration of a
+database written before replies, the reply rows, duplicate detection by
+normalised text, and deleting replies."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import pytest
 
-from linkbacks.store import DuplicateLinkback, DuplicateReply, Store, reply_key
+from linkbacks.database import apply_migrations, dialect_for
+from linkbacks.store import MIGRATIONS, DuplicateLinkback, DuplicateReply, Store, reply_key
 from tests.linkbacks.support import HER
 
-# The linkbacks table as the receiver created it before replies existed.
-OLD_SCHEMA = """
-CREATE TABLE linkbacks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    review TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('trackback', 'pingback', 'webmention')),
-    type TEXT NOT NULL CHECK (type IN ('mention', 'reply', 'like', 'repost')),
-    title TEXT NOT NULL DEFAULT '', author TEXT NOT NULL DEFAULT '', excerpt TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'spam')),
-    client_ip TEXT NOT NULL DEFAULT '', received TEXT NOT NULL, updated TEXT NOT NULL,
-    UNIQUE (review, source)
-);
-CREATE INDEX linkbacks_status ON linkbacks (status);
-CREATE TABLE webmention_requests (
-    token TEXT PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, review TEXT NOT NULL,
-    client_ip TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'verified', 'failed')),
-    linkback_id INTEGER REFERENCES linkbacks (id), received TEXT NOT NULL, updated TEXT NOT NULL
-);
-"""
 STAMP = "2026-11-20T10:00:00+00:00"
 
 
@@ -42,23 +23,30 @@ def reply(store, text="A fine review.", review="her-2013", **kw):
 
 
 @pytest.fixture()
-def store(tmp_path):
-    return Store(tmp_path / "linkbacks.sqlite3")
+def store(backend, new_database):
+    store = Store(new_database(backend))
+    yield store
+    store.close()
 
 
-def test_an_older_database_is_migrated_keeping_rows_ids_and_references(tmp_path):
-    path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.executescript(OLD_SCHEMA)
-    for n in (1, 2, 3):
-        conn.execute("INSERT INTO linkbacks (review, source, target, kind, type, title, status, client_ip,"
-                     " received, updated) VALUES ('her-2013', ?, ?, 'webmention', 'mention', ?, 'approved',"
-                     " '192.0.2.1', ?, ?)", (f"https://b{n}.example/", HER, f"Post {n}", STAMP, STAMP))
-    conn.execute("DELETE FROM linkbacks WHERE id = 2")  # ids are not contiguous
-    conn.execute("INSERT INTO webmention_requests VALUES ('tok', 'https://b3.example/', ?, 'her-2013', '',"
-                 " 'verified', 3, ?, ?)", (HER, STAMP, STAMP))
-    conn.commit()
-    conn.close()
+def test_an_older_database_is_migrated_keeping_rows_ids_and_references(backend, new_database):
+    """A database as the receiver left it before replies (the migrations
+    before theirs), with linkbacks and a webmention request pointing at one."""
+    path = new_database(backend)
+    dialect = dialect_for(path)
+    conn = dialect.connect(str(path), 10)
+    try:
+        apply_migrations(conn, dialect, MIGRATIONS[:-1])
+        for n in (1, 2, 3):
+            conn.execute("INSERT INTO linkbacks (review, source, target, kind, type, title, status, client_ip,"
+                         " received, updated) VALUES ('her-2013', ?, ?, 'webmention', 'mention', ?, 'approved',"
+                         " '192.0.2.1', ?, ?)", (f"https://b{n}.example/", HER, f"Post {n}", STAMP, STAMP))
+        conn.execute("DELETE FROM linkbacks WHERE id = 2")  # ids are not contiguous
+        conn.execute("INSERT INTO webmention_requests (token, source, target, review, client_ip, state,"
+                     " linkback_id, received, updated) VALUES ('tok', 'https://b3.example/', ?, 'her-2013', '',"
+                     " 'verified', 3, ?, ?)", (HER, STAMP, STAMP))
+    finally:
+        conn.close()
 
     store = Store(path)
     assert [(row.id, row.title, row.client_ip, row.text, row.parent_id, row.by_author)
@@ -70,8 +58,12 @@ def test_an_older_database_is_migrated_keeping_rows_ids_and_references(tmp_path)
     assert reply(store) == 4 and reply(store, "Another one.") == 5
     with pytest.raises(DuplicateLinkback):
         store.add(review="her-2013", source="https://b1.example/", target=HER, kind="pingback")
-    Store(path)  # migrating again changes nothing
-    assert len(Store(path).list()) == 4
+    with pytest.raises(DuplicateReply):
+        reply(store, "another one")
+    store.close()
+    again = Store(path)  # migrating again changes nothing
+    assert len(again.list()) == 4 and again.integrity_check() == "ok"
+    again.close()
 
 
 def test_reply_rows_keep_their_fields_and_export_as_receiver_records(store):
