@@ -314,6 +314,8 @@ def reply_as_author(db: str | Path, id: int | str, text: str, author: str) -> st
     author's); returns its listing line."""
     try:
         parent_id = int(str(id).strip().lstrip("#"))
+        if not 0 < parent_id < 2**63:
+            raise ValueError(parent_id)
     except ValueError:
         raise LinkbacksError(f"Response {id!r}: expected a response number (see invoke linkbacks.list)") from None
     with _opened(db) as store:

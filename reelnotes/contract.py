@@ -227,7 +227,7 @@ def receiver_row(record_id: str) -> int | None:
     """The database row a "receiver-<n>" id names, else None."""
     if isinstance(record_id, str) and record_id.startswith(RECEIVER_ID_PREFIX):
         number = record_id[len(RECEIVER_ID_PREFIX):]
-        if number.isdigit() and number.isascii():
+        if number.isdigit() and number.isascii() and len(number) <= 18:  # a database row id (64 bits)
             return int(number)
     return None
 

@@ -192,7 +192,10 @@ def show_form(app: LinkbackApp, environ, slug: str):
         request = _Reply(app, environ, slug)
     except Refused as exc:
         return pages.refusal_page(app.site_look(), exc.status, exc.heading, exc.reason)
-    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), max_num_fields=5))
+    try:
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), max_num_fields=5))
+    except ValueError:  # more fields than a Reply link has: ignore them all
+        query = {}
     fields = ReplyFields(parent=query.get("parent", "")[:80])
     try:
         request.limit(app.reply_preview_limiter, request.client,

@@ -60,6 +60,7 @@ def test_reply_as_author_is_approved_threaded_and_marked(site):
     ("approved", "   ", "The reply is empty"),
     ("approved", "x" * 5001, "at most 5000"),
     ("twelve", "Hi", "Response 'twelve': expected a response number"),
+    ("99999999999999999999", "Hi", "expected a response number"),
 ])
 def test_reply_as_author_refuses_with_a_message(site, target, text, message):
     store, _ = site

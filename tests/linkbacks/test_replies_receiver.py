@@ -175,6 +175,14 @@ def test_a_refused_form_comes_back_filled_in_to_fix(receiver):
     assert page.find("textarea", attrs={"name": "text"}).get_text() == "Keep this text."
 
 
+@pytest.mark.parametrize("query", ["?" + "&".join(f"f{n}=x" for n in range(50)), "?parent=%ff%fe",
+                                   "?parent=" + "9" * 500, "?parent=receiver-99999999999999999999"])
+def test_odd_query_strings_on_the_form_page_get_a_page_not_an_error(receiver, query):
+    reply = request(receiver.port, "GET", "/reply/her-2013" + query)
+    assert reply.status in (200, 404)
+    assert_site_page(reply, reply.status)
+
+
 @pytest.mark.parametrize("path, body, headers, status", [
     ("/reply/no-such-review", urlencode(REPLY), {"Content-Type": "application/x-www-form-urlencoded"}, 404),
     ("/reply/her-2013", "x" * 70_000, {"Content-Type": "application/x-www-form-urlencoded"}, 413),
