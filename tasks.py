@@ -4,7 +4,7 @@ Each task is a thin wrapper over a tested function in blogtools/ (or in the
 linkbacks service's cli module); bad input ends in a one-paragraph message and a
 non-zero exit, never a traceback. Task names and meanings follow the tasks.py
 that pelican-quickstart writes, plus `new`, `check`, `test`, `bench`,
-`posters` and the `linkbacks.*` moderation tasks.
+`posters`, the `linkbacks.*` moderation tasks and the `replies.*` tasks.
 """
 
 import shlex
@@ -289,13 +289,13 @@ def _linkbacks_call(cli, name, *args, **kwargs):
 })
 def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
                     base_path=None, trust_forwarded_for=False):
-    """Run the trackback/pingback/webmention receiver."""
+    """Run the receiver: linkbacks and replies."""
     cli, site = _linkbacks()
     # port=None, not a number: invoke would turn a bad --port into a traceback.
     _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
                     reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
                     base_path=site.base_path if base_path is None else base_path,
-                    trust_forwarded_for=trust_forwarded_for, notices=site.notices)
+                    trust_forwarded_for=trust_forwarded_for, notices=site.notices, site_name=site.site_name)
 
 
 LOCAL_HELP = "use the database on this machine even when LINKBACKS_REMOTE_* point at the server"
@@ -391,10 +391,52 @@ def linkbacks_reverify(c, db=None, local=False):
         print(line)
 
 
+# Readers' replies: the writer's answers and forgetting a person (linkbacks.cli),
+# on the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set, like linkbacks.*.
+
+@task(name="reply", help={"id": "the response to answer (see linkbacks.list)", "text": "the reply (Markdown subset)",
+                          "author": "the name shown (default: AUTHOR from the settings)", "db": DB_HELP,
+                          "local": LOCAL_HELP})
+def replies_reply(c, id, text, author=None, db=None, local=False):
+    """Reply as the author to response ID (stored approved).
+
+    Then run linkbacks.export (and build) to put it on the site.
+    """
+    cli, site = _linkbacks()
+    author = author or _settings(SETTINGS_PUBLISH).get("AUTHOR") or ""
+    database, remote = _where(site, db, local)
+    print(_linkbacks_call(cli, "reply_as_author", database, id, text, author, remote=remote))
+    print("Run `invoke linkbacks.export`, then build and publish, to show it.")
+
+
+@task(name="forget", iterable=["id"], help={
+    "email": "the e-mail address the person gave (while it is stored: until the reply notice is sent)",
+    "name": "the name the person gave (exact, any case)",
+    "id": "a reply's number or record id (repeat for several)",
+    "db": DB_HELP,
+    "local": LOCAL_HELP,
+})
+def replies_forget(c, email=None, name=None, id=None, db=None, local=False):
+    """Forget a person's replies (database and content/).
+
+    Each option given narrows the selection; prints every reply removed.
+    """
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    # Positional: _linkbacks_call has a parameter called `name` of its own.
+    for line in _linkbacks_call(cli, "forget_replies", database, site.content, site.records_folder,
+                                email, name, id or (), remote=remote):
+        print(line)
+
+
+replies = Collection("replies")
+for _task in (replies_reply, replies_forget):
+    replies.add_task(_task)
+
 linkbacks = Collection("linkbacks")
 for _task in (linkbacks_serve, linkbacks_list, _moderate("approved"), _moderate("rejected"),
               _moderate("spam"), linkbacks_forget, linkbacks_export, linkbacks_send, linkbacks_reverify):
     linkbacks.add_task(_task)
 
 ns = Collection(clean, build, rebuild, regenerate, serve, reserve, preview, livereload, publish,
-                gh_pages, new, check, test, bench, posters, linkbacks)
+                gh_pages, new, check, test, bench, posters, linkbacks, replies)

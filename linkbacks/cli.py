@@ -35,6 +35,7 @@ from reelnotes.contract import (
     LinkbackDataError,
     ReviewsIndexError,
     read_reviews_index,
+    receiver_id,
 )
 from reelnotes.settings import (
     NoticeSettings,
@@ -49,7 +50,7 @@ from reelnotes.settings import (
     url_path,
 )
 
-from . import moderation, notices
+from . import moderation, notices, replies, secret
 from .app import Config
 from .database import database_errors, is_database_url, reason, redact
 from .fetch import Fetcher
@@ -167,19 +168,23 @@ def serve(
     base_path: str = "",
     trust_forwarded_for: bool = False,
     notices: NoticeSettings | None = None,
+    site_name: str = "",
 ) -> None:
     """Run the receiver until Ctrl-C. ``base_path``: the public prefix when a
     proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
     ``trust_forwarded_for``: the client address is the last X-Forwarded-For
-    entry (only behind a proxy that sets it)."""
+    entry (only behind a proxy that sets it); ``site_name``: the reply pages'
+    header. The service secret is LINKBACKS_SECRET, or else the one kept in
+    a file beside the database (made on the first run)."""
     port = _option(port_number, port, "--port")
     db = _option(database_location, db, "--db")
-    config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
-                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
-                    trust_forwarded_for=bool(trust_forwarded_for), notices=notices)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
         pass  # a broken database is reported here, before anything listens
+    config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
+                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
+                    trust_forwarded_for=bool(trust_forwarded_for), notices=notices,
+                    secret=service_secret(db), site_name=site_name)
     try:
         _serve(config, host, port)
     except ValueError as exc:  # reviews.json that cannot be read at start-up
@@ -191,6 +196,24 @@ def serve(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}; "
             "choose another --port (or --host), or stop what is using it"
         ) from None
+
+
+def service_secret(db: str | Path) -> bytes:
+    """LINKBACKS_SECRET when set, else the secret kept beside the (SQLite) database."""
+    given = os.environ.get("LINKBACKS_SECRET", "").strip()
+    if given:
+        if len(given) < secret.MIN_LENGTH:
+            raise LinkbacksError(f"LINKBACKS_SECRET is {len(given)} characters long: expected at least "
+                                 f"{secret.MIN_LENGTH} random characters (or unset it to keep one beside the database)")
+        return given.encode("utf-8")
+    if is_database_url(str(db)):
+        raise LinkbacksError("LINKBACKS_SECRET is not set: with a postgresql:// database, give every instance the "
+                             f"same secret of at least {secret.MIN_LENGTH} random characters in LINKBACKS_SECRET")
+    path = secret.secret_file(db)
+    try:
+        return secret.load_or_create(path)
+    except (OSError, UnicodeError) as exc:
+        raise LinkbacksError(f"{path}: cannot read or write the service secret ({exc})") from None
 
 
 # --- The moderation queue ---------------------------------------------------------
@@ -244,6 +267,36 @@ def _cmd_forget(store: Store, args) -> dict:
     return {"forgotten": response_fields(row)}
 
 
+def _response_id(value: int | str) -> int:
+    """A response's number for the reply commands: a row id (which is below 2**63)."""
+    try:
+        response_id = int(str(value).strip().lstrip("#"))
+        if not 0 < response_id < 2**63:
+            raise ValueError(response_id)
+    except ValueError:
+        raise LinkbacksError(f"Response {value!r}: expected a response number (see invoke linkbacks.list)") from None
+    return response_id
+
+
+def _cmd_reply(store: Store, args) -> dict:
+    try:
+        row = replies.reply_as_author(store, _response_id(args.id), args.text, args.author)
+    except replies.RepliesError as exc:
+        raise LinkbacksError(str(exc)) from None
+    return {"response": response_fields(row)}
+
+
+def _cmd_forget_replies(store: Store, args) -> dict:
+    """The stored half of forgetting a person: their replies' rows. The
+    record ids tell the caller which records to remove from content/."""
+    try:
+        rows = replies.forget_rows(store, email=args.email, name=args.name, ids=args.id or ())
+    except replies.RepliesError as exc:
+        raise LinkbacksError(str(exc)) from None
+    return {"forgotten_replies": [response_fields(row) for row in rows],
+            "ids": [receiver_id(row.id) for row in rows]}
+
+
 def _cmd_export_records(store: Store, args) -> dict:
     return {"rows": [export_fields(row) for row in store.list()]}
 
@@ -294,6 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
     forget = commands.add_parser("forget", parents=[common], help="remove a response from the store for good")
     forget.add_argument("id", help="the response's number (see list)")
     forget.set_defaults(handler=_cmd_forget)
+    answer = commands.add_parser("reply", parents=[common], help="reply as the author to a response (stored approved)")
+    answer.add_argument("id", help="the response's number (see list)")
+    answer.add_argument("--text", required=True, help="the reply (Markdown subset)")
+    answer.add_argument("--author", required=True, help="the name shown")
+    answer.set_defaults(handler=_cmd_reply)
+    forget_person = commands.add_parser("forget-replies", parents=[common],
+                                        help="delete a person's replies (each option given narrows the selection)")
+    forget_person.add_argument("--email", help="the e-mail address they gave (stored until the notice is sent)")
+    forget_person.add_argument("--name", help="the name they gave (exact, any case)")
+    forget_person.add_argument("--id", action="append", help="a reply's number or record id (repeat for several)")
+    forget_person.set_defaults(handler=_cmd_forget_replies)
     records = commands.add_parser("export-records", parents=[common],
                                   help="the approved records, for `invoke linkbacks.export` to write")
     records.set_defaults(handler=_cmd_export_records)
@@ -465,10 +529,51 @@ def _known_slugs(reviews_json: Path) -> set[str]:
     return {review.slug for review in reviews}
 
 
+# --- Replies: the writer's answers, and forgetting a person ---------------------------
+# ``reply`` and ``forget-replies`` are commands of the queue like the others,
+# so they run on the server over SSH too. Forgetting has two halves: the
+# rows go where the database is; the records in content/ are removed here,
+# by the record ids the command returns and the same criteria.
+
+
+def reply_as_author(db: str | Path, id: int | str, text: str, author: str,  # noqa: A002 -- task parameter
+                    remote=None) -> str:
+    """Store the writer's reply to response ``id`` (approved, marked as the
+    author's); returns its listing."""
+    argv = ["reply", str(id).strip(), f"--text={text}", f"--author={author}"]
+    return format_response(_queue(db, remote).run(argv)["response"])
+
+
+def forget_replies(db: str | Path, content_dir: str | Path, subdir: str = default("FILMREVIEWS_LINKBACKS_PATH"),
+                   email: str | None = None, name: str | None = None, ids=(), remote=None) -> list[str]:
+    """Remove a person's replies from the database (on the server with
+    ``remote``) and from content/<subdir>/ here; a line per reply removed."""
+    ids = [str(value) for value in ids]
+    try:
+        replies.check_criteria(email=email, name=name, ids=ids)
+    except replies.RepliesError as exc:
+        raise LinkbacksError(str(exc)) from None
+    argv = (["forget-replies"] + ([f"--email={email}"] if email else []) + ([f"--name={name}"] if name else [])
+            + [f"--id={value}" for value in ids])
+    payload = _queue(db, remote).run(argv)
+    rows = [stored_from_fields(row) for row in payload["forgotten_replies"]]
+    folder = Path(content_dir) / subdir
+    try:
+        records = replies.forget_records(folder, payload["ids"], email=email, name=name, ids=ids)
+    except LinkbackDataError as exc:  # a hand-edited file gone wrong is not overwritten
+        raise LinkbacksError(f"{exc}; fix or remove the file, then forget again") from None
+    except OSError as exc:
+        raise LinkbacksError(f"Cannot rewrite the records in {folder}: {exc}") from None
+    return replies.Forgotten(rows=rows, records=records).lines()
+
+
 def _payload_lines(payload: dict) -> list[str]:
     """A command's payload as text for a person at the server's terminal."""
     if "responses" in payload:
         return [format_response(r) for r in payload["responses"]] or ["No responses."]
+    if "forgotten_replies" in payload:
+        return [("Forgotten: " + format_response(r)) for r in payload["forgotten_replies"]] or [
+            "No reply matched: nothing removed."]
     for key in ("response", "forgotten"):
         if key in payload:
             return [("Forgotten: " if key == "forgotten" else "") + format_response(payload[key])]
@@ -507,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["LinkbacksError", "SiteFiles", "site_files", "serve", "list_linkbacks", "set_status", "forget", "export",
-           "reverify", "send", "execute", "main", "LocalQueue"]
+           "reverify", "send", "reply_as_author", "forget_replies", "execute", "main", "LocalQueue"]
 
 
 if __name__ == "__main__":

@@ -30,17 +30,31 @@ lease, and a claim whose instance died runs out and is taken again.
 
 Rate limits shared by instances are rows of ``rate_limits`` (``rate_limit``).
 
-E-mail notices wait in the outbox, ``notices``: ``add`` (and approving a
-reply) queues one in the same transaction as the response; a sender claims
-them (``claim_notices``) the same way workers claim webmentions, so two
-senders -- threads, the cron job, other instances -- never send one twice.
+Readers' replies (kind ``reply``) live in the ``linkbacks`` table too, so
+one moderation queue covers every response: ``add_reply`` stores one. For a
+reply, ``author`` is the name the reader gave, ``source`` and ``website``
+their optional site, ``text`` the Markdown source, ``client_hash`` a keyed
+hash of the client address (the address itself is never stored for
+replies), ``email`` the optional address for the one reply notice (never
+exported), ``parent_id`` the response it answers, ``by_author`` marks the
+writer's own replies and ``text_key`` a hash of the normalised text (one
+reader's reply per (review, text_key)). ``held_reason`` says why a response
+waits for moderation.
+
+E-mail notices wait in the outbox, ``notices``: ``add`` and ``add_reply``
+(and approving a reply) queue one in the same transaction as the response;
+a sender claims them (``claim_notices``) the same way workers claim
+webmentions, so two senders -- threads, the cron job, other instances --
+never send one twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -48,7 +62,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reelnotes.contract import Linkback, is_http_url
+from reelnotes.contract import Linkback, is_http_url, receiver_id
 
 from .database import DatabaseError, apply_migrations, dialect_for, redact
 from .targets import identity_url, site_key
@@ -250,6 +264,24 @@ def _fair_queue_keys(conn, dialect) -> None:
 #   a table:   "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, ...)";
 #   what the two databases spell differently: a function that branches on
 #              dialect.name ("sqlite" / "postgresql"), as _linkbacks_take_replies does.
+# Readers' replies (issue 11a): steps 3-5 already let the table hold them
+# (kind 'reply', a (review, source) pair unique among linkbacks only,
+# held_reason and email); their own columns and the index that finds a
+# reader's duplicate reply come after.
+REPLY_COLUMNS = added_columns("linkbacks", {
+    "text": "TEXT NOT NULL DEFAULT ''",  # the reply's Markdown-subset source
+    "website": "TEXT NOT NULL DEFAULT ''",
+    "client_hash": "TEXT NOT NULL DEFAULT ''",  # keyed hash of the client address
+    "parent_id": "INTEGER",  # the reply it answers (one level)
+    "by_author": "INTEGER NOT NULL DEFAULT 0",
+    "text_key": "TEXT NOT NULL DEFAULT ''",  # text_key(text): one reader's reply per (review, text_key)
+})
+REPLY_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_reply_text ON linkbacks (review, text_key)
+    WHERE kind = 'reply' AND text_key <> '';
+CREATE INDEX IF NOT EXISTS linkbacks_review_kind ON linkbacks (review, kind);
+"""
+
 MIGRATIONS = (
     SCHEMA,  # 1
     SHARED_QUEUE_AND_LIMITS,  # 2: several instances (issue 12)
@@ -258,9 +290,8 @@ MIGRATIONS = (
     _one_linkback_per_source,  # 5
     NOTICES,  # 6
     _fair_queue_keys,  # 7
-    # The replies' own columns (text, website, client_hash, parent_id,
-    # by_author) come next, e.g. as added_columns("linkbacks", {...}); naming
-    # held_reason or email again there is harmless (added only if missing).
+    REPLY_COLUMNS,  # 8: readers' replies (issue 11a)
+    REPLY_INDEXES,  # 9
 )
 MAX_ATTEMPTS = 3  # claims of one webmention before it counts as failed
 
@@ -309,8 +340,29 @@ class DuplicateLinkback(Exception):
         self.existing_id = existing_id
 
 
+class DuplicateReply(Exception):
+    """The same text was already sent as a reply to this review."""
+
+    def __init__(self, existing_id: int):
+        super().__init__("already received")
+        self.existing_id = existing_id
+
+
 class UnknownLinkback(KeyError):
     pass
+
+
+def reply_key(text: str) -> str:
+    """What makes two replies the same: their text with compatibility forms,
+    case, punctuation, invisible characters and spacing ignored."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch.isspace())
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def text_key(text: str) -> str:
+    """What the store keeps of reply_key(text): a fixed-size hash."""
+    return hashlib.sha256(reply_key(text).encode("utf-8")).hexdigest()[:32]
 
 
 def now_iso() -> str:
@@ -335,6 +387,12 @@ class StoredLinkback:
     source_key: str | None = None
     held_reason: str = ""
     email: str = ""
+    text: str = ""
+    website: str = ""
+    client_hash: str = ""
+    parent_id: int | None = None
+    by_author: int = 0
+    text_key: str = ""
 
     @classmethod
     def from_row(cls, row) -> StoredLinkback:
@@ -342,15 +400,25 @@ class StoredLinkback:
         return cls(**_known(cls, row))
 
     def to_linkback(self) -> Linkback:
+        """The record export writes: id "receiver-<row>"; a reply's website
+        is its source; the e-mail address and client never leave the store."""
+        reply = {}
+        if self.kind == "reply":
+            reply = {
+                "text": self.text,
+                "parent": receiver_id(self.parent_id) if self.parent_id else None,
+                "by_author": bool(self.by_author),
+            }
         return Linkback(
-            id=self.id,
+            id=receiver_id(self.id),
             kind=self.kind,
             type=self.type,
-            source=self.source,
-            title=self.title,
+            source=self.website if self.kind == "reply" else self.source,
+            title="" if self.kind == "reply" else self.title,
             author=self.author,
             excerpt=self.excerpt,
             date=datetime.fromisoformat(self.received),
+            **reply,
         )
 
 
@@ -569,6 +637,82 @@ class Store:
         existing = self.find(review, source)
         raise DuplicateLinkback(existing.id if existing else None)
 
+    def add_reply(
+        self,
+        *,
+        review: str,
+        target: str,
+        author: str,
+        text: str,
+        excerpt: str,
+        website: str = "",
+        email: str = "",
+        client_hash: str = "",
+        parent_id: int | None = None,
+        by_author: bool = False,
+        status: str = "pending",
+        held_reason: str = "",
+        received: str | None = None,
+    ) -> int:
+        """Insert a reader's (or the writer's) reply; raises DuplicateReply
+        when a reader's reply with the same normalised text to the same
+        review is stored already (a UNIQUE index decides, so two at once,
+        even on two instances, store one). The writer may say the same thing
+        twice. A pending reply queues the writer's notice in the same
+        transaction, as ``add`` does."""
+        stamp = received or now_iso()
+        key = "" if by_author else text_key(text)
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
+                " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
+                " held_reason, text_key)"
+                " VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
+                 client_hash, parent_id, int(bool(by_author)), held_reason, key),
+            ).fetchall()
+            if inserted and status == "pending":
+                _queue_notice(conn, "new-response", inserted[0][0])
+        if inserted:
+            if status == "pending":
+                self._noticed()
+            return inserted[0][0]
+        with self._read() as conn:
+            row = conn.execute("SELECT id FROM linkbacks WHERE review = ? AND kind = 'reply' AND text_key = ?",
+                               (review, key)).fetchone()
+        raise DuplicateReply(row[0] if row else 0)
+
+    def approved_replies_from(self, client_hash: str) -> int:
+        """How many approved replies came from this (hashed) client."""
+        if not client_hash:
+            return 0
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM linkbacks WHERE kind = 'reply' AND status = 'approved' AND client_hash = ?",
+                (client_hash,),
+            ).fetchone()[0]
+
+    def delete_replies(self, ids) -> list[StoredLinkback]:
+        """Delete these replies (rows of other kinds are left alone) and
+        their notices; replies that answered them become top-level. Returns
+        what was deleted."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM linkbacks WHERE kind = 'reply' AND id IN ({marks}) ORDER BY id", ids
+            ).fetchall()
+            gone = [row["id"] for row in rows]
+            if gone:
+                gone_marks = ", ".join("?" * len(gone))
+                conn.execute(f"DELETE FROM notices WHERE linkback_id IN ({gone_marks})", gone)
+                conn.execute(f"DELETE FROM linkbacks WHERE id IN ({gone_marks})", gone)
+                conn.execute(f"UPDATE linkbacks SET parent_id = NULL WHERE parent_id IN ({gone_marks})", gone)
+        return [StoredLinkback.from_row(row) for row in rows]
+
     def get(self, linkback_id: int) -> StoredLinkback | None:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM linkbacks WHERE id = ?", (int(linkback_id),)).fetchone()
@@ -644,6 +788,7 @@ class Store:
             conn.execute("UPDATE webmention_requests SET linkback_id = NULL WHERE linkback_id = ?", (row.id,))
             conn.execute("DELETE FROM notices WHERE linkback_id = ?", (row.id,))
             conn.execute("DELETE FROM linkbacks WHERE id = ?", (row.id,))
+            conn.execute("UPDATE linkbacks SET parent_id = NULL WHERE parent_id = ?", (row.id,))
         return row
 
     # --- webmention requests ----------------------------------------------------

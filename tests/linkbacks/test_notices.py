@@ -305,8 +305,9 @@ def test_the_wsgi_receiver_reads_its_notice_settings_from_the_environment(tmp_pa
                "LINKBACKS_SITE_URL": "https://reelnotes.example.org", "LINKBACKS_SMTP_HOST": "smtp.example.org",
                "LINKBACKS_SMTP_PORT": "465", "LINKBACKS_SMTP_SECURITY": "ssl", "LINKBACKS_SMTP_USER": "marta",
                "LINKBACKS_SMTP_PASSWORD": "s3cret", "LINKBACKS_NOTIFY_FROM": SENDER,
-               "LINKBACKS_NOTIFY_TO": f"{WRITER}, second@example.org", "LINKBACKS_NOTIFY_MODE": "daily"}
-    for name in ("LINKBACKS_DB", "LINKBACKS_REVIEWS_JSON", "LINKBACKS_SITE_URL"):
+               "LINKBACKS_NOTIFY_TO": f"{WRITER}, second@example.org", "LINKBACKS_NOTIFY_MODE": "daily",
+               "LINKBACKS_SECRET": "s" * 40}
+    for name in ("LINKBACKS_DB", "LINKBACKS_REVIEWS_JSON", "LINKBACKS_SITE_URL", "LINKBACKS_SECRET"):
         monkeypatch.setenv(name, environ[name])  # importing the module checks its own environment
     from linkbacks.wsgi import config_from_env
 
