@@ -84,19 +84,38 @@ def kind_label(response: Mapping[str, Any]) -> str:
     return f"webmention/{response.get('type')}" if kind == "webmention" else kind
 
 
+def _reply_lines(response: Mapping[str, Any], author: str) -> list[str]:
+    """Who left a reply: the name and website they gave, what it answers,
+    whether it is the writer's own and whether a notice is promised (the
+    address itself is never in the queue's data)."""
+    website = terminal_text(response.get("website") or response.get("source"), 300)
+    lines = [f"       name:    {author or '(no name)'}", f"       website: {website or '(none)'}"]
+    if response.get("parent_id"):
+        lines.append(f"       answers: #{terminal_text(response.get('parent_id'))}")
+    if response.get("by_author"):
+        lines.append("       by:      the author")
+    if response.get("has_email") and response.get("status") == "pending":
+        lines.append("       notice:  the reader gets one e-mail when it is approved")
+    return lines
+
+
 def format_response(response: Mapping[str, Any]) -> str:
     """One response as a block of lines: a heading with its number, status,
-    kind, review and date, then where it came from, what it says, why it
-    is held and anything that looks wrong."""
+    kind, review and date, then where it came from (a reply: the reader's
+    name and website), what it says, why it is held and anything that looks
+    wrong."""
     title = terminal_text(response.get("title"), 80)
     author = terminal_text(response.get("author"), 40)
     heading = (f"#{response.get('id', '?'):<5} {terminal_text(response.get('status')):<8} "
                f"{terminal_text(kind_label(response)):<19} {terminal_text(response.get('review')):<28} "
                f"{terminal_text(response.get('received'))}")
     lines = [heading]
-    source = response.get("source") or response.get("website") or ""
-    lines.append(f"       from:    {terminal_text(source) or '(no website)'}"
-                 + (f"  by {author}" if author else ""))
+    if response.get("kind") == "reply":
+        lines += _reply_lines(response, author)
+    else:
+        source = response.get("source") or response.get("website") or ""
+        lines.append(f"       from:    {terminal_text(source) or '(no website)'}"
+                     + (f"  by {author}" if author else ""))
     if title:
         lines.append(f"       title:   \"{title}\"")
     excerpt = terminal_text(response.get("excerpt") or response.get("text"), 280)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .store import StoredLinkback
 
-PRIVATE_FIELDS = frozenset(("client_ip", "email", "client_hash", "source_key"))
+PRIVATE_FIELDS = frozenset(("client_ip", "email", "client_hash", "source_key", "text_key"))
 # What ``export-records`` tells about a response that is not approved: enough
 # for export to know the record is no longer approved, nothing it says.
 UNPUBLISHED_FIELDS = ("id", "review", "kind", "type", "status")

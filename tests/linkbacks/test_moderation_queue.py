@@ -222,3 +222,43 @@ def test_forget_removes_the_response_its_notices_and_what_its_status_url_said(st
     assert [n.linkback_id for n in store.notices()] == [1]
     with pytest.raises(cli.LinkbacksError, match="No linkback #"):
         cli.forget(store.path, linkback)
+
+
+def test_a_reply_is_listed_with_its_name_website_text_and_why_it_is_held(store):
+    reply = store.add_reply(review="her-2013", target=HER, author="Ann\u202e",
+                            website="https://ann.example/\u009b[2J", text="Loved *the* ending.\n\nReally loved it.",
+                            excerpt="Loved the ending. Really\u200b loved it.", email="ann@reader.example",
+                            client_hash="c1ienth4sh", held_reason="new reader, 2 links")
+    (block,) = cli.list_linkbacks(store.path)
+    lines = block.splitlines()
+    assert lines[0].split()[:4] == [f"#{reply}", "pending", "reply", "her-2013"]
+    assert lines[1:4] == ["       name:    Ann\\u202e", "       website: https://ann.example/\\u009b[2J",
+                          "       notice:  the reader gets one e-mail when it is approved"]
+    assert "       excerpt: Loved the ending. Really\\u200b loved it." in lines
+    assert "       held:    new reader, 2 links" in lines
+    assert not any(ch in block for ch in "\u202e\u009b\u200b")
+    done = run_cli("list", "--db", store.path, "--json")
+    for private in ("ann@reader.example", "c1ienth4sh"):
+        assert private not in block and private not in done.stdout
+    (response,) = json.loads(done.stdout)["responses"]
+    assert response["text"].startswith("Loved *the* ending.") and "text_key" not in response
+    store.set_status(reply, "approved")
+    answer = cli.reply_as_author(store.path, reply, "Thank you, Ann.", "Marta")
+    assert "       by:      the author" in answer.splitlines() and f"       answers: #{reply}" in answer.splitlines()
+    assert "(no website)" not in answer and "       website: (none)" in answer.splitlines()
+
+
+def test_a_stored_reply_queues_the_writers_notice_and_its_approval_the_readers(store):
+    reply = store.add_reply(review="her-2013", target=HER, author="Ann", text="Hi.", excerpt="Hi.",
+                            email="ann@reader.example", held_reason="new reader")
+    quiet = store.add_reply(review="her-2013", target=HER, author="Bo", text="Hello.", excerpt="Hello.")
+    assert [(n.kind, n.linkback_id) for n in store.notices()] == [("new-response", reply), ("new-response", quiet)]
+    store.set_status(reply, "approved")
+    store.set_status(quiet, "approved")  # no address: no reader's notice
+    store.set_status(reply, "approved")  # approving again: still one
+    answer = store.add_reply(review="her-2013", target=HER, author="Marta", text="Thanks!", excerpt="Thanks!",
+                             parent_id=reply, by_author=True, status="approved")  # the writer's own: no notice
+    assert [(n.kind, n.linkback_id) for n in store.notices()][2:] == [("reply-approved", reply)]
+    store.delete_replies([reply])
+    assert [n.linkback_id for n in store.notices()] == [quiet]
+    assert store.get(answer).parent_id is None
