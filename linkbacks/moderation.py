@@ -114,10 +114,13 @@ class ReverifyResult:
 def reverify(store: Store, fetcher: fetch.Fetcher | None = None) -> list[ReverifyResult]:
     """Fetch every approved source again; a 410 Gone or a page that no longer
     links to its review is marked rejected (the next export drops it).
-    Other failures (timeouts, 5xx, 404) keep the linkback."""
+    Other failures (timeouts, 5xx, 404) keep the linkback. Replies are
+    not linkbacks: a reader's website need not link here, and is not fetched."""
     fetcher = fetcher or fetch.Fetcher()
     results = []
     for row in store.list("approved"):
+        if row.kind == "reply":
+            continue
         try:
             response = verify.fetch_source(fetcher, row.source)
             verify.verify_html(response.text(), response.url, row.target)

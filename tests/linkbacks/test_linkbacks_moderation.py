@@ -160,6 +160,20 @@ def test_reverify_rejects_gone_and_unlinked_sources(store, tmp_path):
         pages.stop()
 
 
+def test_reverify_leaves_replies_alone(store):
+    """A reader's website need not link to the review: reverify does not fetch it."""
+    pages = PageServer()
+    try:
+        website = pages.set("/ann", '<p><a href="https://else.example/">no link here</a></p>')
+        reply = store.add_reply(review="her-2013", target=HER, author="Ann", text="Hi.", excerpt="Hi.",
+                                website=website)
+        store.set_status(reply, "approved")
+        assert moderation.reverify(store, Fetcher(allow_loopback=True)) == []
+        assert store.get(reply).status == "approved" and pages.requests == []
+    finally:
+        pages.stop()
+
+
 def test_cli_functions(store, tmp_path):
     reviews_json = write_reviews_json(tmp_path / "reviews.json", "", REVIEWS)
     first = add(store, 1)
