@@ -18,10 +18,10 @@ from urllib.parse import urlencode, urlsplit
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
-from filmreviews.linkbacks import thread_responses
 from markupsafe import Markup
 
 from blogtools.build import build_site
+from filmreviews.linkbacks import thread_responses
 from linkbacks import cli
 from linkbacks.app import Config
 from linkbacks.limits import RateLimit

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 from bs4 import BeautifulSoup, Comment
-from filmreviews.linkbacks import thread_responses, trackback_rdf
 
+from filmreviews.linkbacks import thread_responses, trackback_rdf
 from linkbacks import fetch, moderation
 from linkbacks.limits import RateLimit, RateLimiter, SharedRateLimiter
 from linkbacks.store import Store
