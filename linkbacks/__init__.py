@@ -1,5 +1,6 @@
 """The linkbacks service: TrackBack 1.2, Pingback 1.0 and Webmention for the
-film reviews, received, moderated and sent -- apart from the site builder.
+film reviews, received, moderated and sent, and readers' replies left with
+the review pages' form -- apart from the site builder.
 
 It never imports Pelican, the filmreviews plugin or Pillow: a WSGI worker
 loads only this package, the standard library, ``reelnotes`` and the few
@@ -12,7 +13,10 @@ The pieces, in the order a linkback travels through them:
 * ``app`` -- the WSGI receiver: routing, and what the three protocols share
   (store, fetcher, reviews index, rate limits, queue);
   ``protocols.trackback`` / ``protocols.pingback`` / ``protocols.webmention``
-  -- one module per protocol; ``web`` -- request bodies, forms and responses;
+  -- one module per protocol, and ``protocols.reply`` -- readers' replies
+  (form, preview, send), answered with ``pages`` in the site's look and
+  signed with ``secret`` (LINKBACKS_SECRET); ``web`` -- request bodies,
+  forms and responses;
   ``xmlrpc_codec`` -- Pingback's XML-RPC; ``limits`` -- rate limiting;
   ``workers`` -- the queue of webmentions waiting for verification.
 * ``fetch`` -- fetching sources (public addresses only) and ``verify`` --
@@ -24,7 +28,8 @@ The pieces, in the order a linkback travels through them:
 * ``moderation`` -- approve / reject / spam, ``export`` of the approved ones
   into ``content/linkbacks/<slug>.json`` and ``reverify``; ``queue`` -- the
   moderation queue as JSON data; ``listing`` -- how it is shown in a
-  terminal; ``remote`` -- the queue on the web server, over SSH.
+  terminal; ``remote`` -- the queue on the web server, over SSH;
+  ``replies`` -- answering as the author, and forgetting a person.
 * ``sender`` -- sends linkbacks for the external links of published reviews.
 * ``targets`` -- URL comparison, and the reviews that accept linkbacks.
 * ``server`` -- the receiver in a threaded ``wsgiref`` server;
