@@ -30,6 +30,7 @@ BROKEN_OUTPUT = (
     re.compile(r"Review problem"),  # our own validation
     re.compile(r"Poster problem"),  # a poster that cannot be decoded
     re.compile(r"Linkback problem"),
+    re.compile(r"Redirect problem"),  # a bad row in content/redirects.csv
     re.compile(r"Search problem"),  # no search index was built
     re.compile(r"(Feed|Browse) setting problem"),  # pages or feeds silently missing
     re.compile(r"Could not process", re.I),  # a file Pelican skipped entirely

@@ -28,7 +28,10 @@ def attach_linkbacks(generator) -> None:
     settings = generator.settings
     content_dir = Path(os.path.relpath(settings["PATH"]))
     folder = content_dir / settings.get("FILMREVIEWS_LINKBACKS_PATH", DEFAULT_SUBDIR)
-    known = {article.slug for article in generator.articles}
+    # A draft may already have responses (imported ones, or a review taken
+    # offline): its file is valid and waits, unlisted, until it is published.
+    known = {article.slug for article in
+             (*generator.articles, *getattr(generator, "drafts", ()), *getattr(generator, "hidden_articles", ()))}
     by_slug = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         try:

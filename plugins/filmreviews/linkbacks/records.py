@@ -19,6 +19,15 @@ per review, pretty-printed so they can be edited by hand::
       ]
     }
 
+Each record's ``id`` says where it came from, so records from different
+origins never collide: ``"receiver-12"`` (exported by the receiver),
+``"wordpress-57"`` (imported by ``invoke import.wordpress``), any other
+``"<origin>-<id>"`` string, or a positive integer (older and hand-written
+files). Replies (``"kind": "reply"``, comments imported from another blog)
+carry three more fields: ``text`` (the comment as Markdown without raw HTML),
+``parent`` (the id of the reply it answers, or null) and ``by_author``
+(true when the review's author wrote it).
+
 ``load_linkbacks`` is what the Pelican plugin calls; any problem raises
 ``LinkbackDataError`` naming the file, the field, the value and what was
 expected. ``trackback_rdf`` computes the TrackBack auto-discovery comment so
@@ -42,14 +51,20 @@ from markupsafe import Markup, escape
 from .targets import is_http_url
 
 KINDS = ("trackback", "pingback", "webmention")
+REPLY = "reply"  # a comment imported from another blog
+RECORD_KINDS = KINDS + (REPLY,)
 TYPES = ("mention", "reply", "like", "repost")
 TITLE_MAX = 200
 AUTHOR_MAX = 100
 EXCERPT_MAX = 280
+TEXT_MAX = 20_000
 FIELDS = ("id", "kind", "type", "source", "title", "author", "excerpt", "date")
+REPLY_FIELDS = FIELDS + ("text", "parent", "by_author")
+# "<origin>-<id>", e.g. receiver-12, wordpress-57, letterboxd-3f9a.
+STRING_ID = re.compile(r"[a-z][a-z0-9]{0,30}-[A-Za-z0-9._-]{1,80}")
 DEFAULT_SUBDIR = "linkbacks"
 
-KIND_LABELS = {"trackback": "Trackback", "pingback": "Pingback"}
+KIND_LABELS = {"trackback": "Trackback", "pingback": "Pingback", REPLY: "Reply"}
 TYPE_LABELS = {"reply": "Reply", "like": "Like", "repost": "Repost", "mention": "Mention"}
 
 
@@ -141,9 +156,21 @@ def plain_text(value: object, limit: int | None = None) -> str:
 # --- The record ---------------------------------------------------------------
 
 
+def valid_id(ident: object) -> bool:
+    """A positive integer, or an "<origin>-<id>" string such as "wordpress-57"."""
+    if isinstance(ident, bool):
+        return False
+    if isinstance(ident, int):
+        return ident >= 1
+    return isinstance(ident, str) and STRING_ID.fullmatch(ident) is not None
+
+
+_RAW_HTML = re.compile(r"<[A-Za-z/!?]")
+
+
 @dataclass(frozen=True)
 class Linkback:
-    id: int
+    id: int | str
     kind: str
     type: str
     source: str
@@ -151,6 +178,10 @@ class Linkback:
     author: str
     excerpt: str
     date: datetime
+    # Replies only.
+    text: str = ""
+    parent: int | str | None = None
+    by_author: bool = False
 
     @property
     def link(self) -> str | None:
@@ -177,8 +208,18 @@ class Linkback:
     def date_label(self) -> str:
         return f"{self.date.day} {self.date:%B %Y}"
 
+    @property
+    def is_reply(self) -> bool:
+        return self.kind == REPLY
+
+    @property
+    def paragraphs(self) -> Markup:
+        """A reply's text as escaped paragraphs (the Markdown shown as written)."""
+        blocks = [" ".join(block.split()) for block in re.split(r"\n\s*\n", self.text) if block.strip()]
+        return Markup("".join(f"<p>{escape(block)}</p>" for block in blocks))
+
     def to_dict(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "kind": self.kind,
             "type": self.type,
@@ -188,6 +229,9 @@ class Linkback:
             "excerpt": self.excerpt,
             "date": self.date.isoformat(),
         }
+        if self.is_reply:
+            data.update(text=self.text, parent=self.parent, by_author=self.by_author)
+        return data
 
     @classmethod
     def from_dict(cls, item: object, where: str = "linkback") -> "Linkback":
@@ -198,29 +242,33 @@ class Linkback:
                 f"{where}: got {_show(item)}, expected an object with the fields "
                 + ", ".join(FIELDS)
             )
-        for field in FIELDS:
+        reply = item.get("kind") == REPLY
+        fields = REPLY_FIELDS if reply else FIELDS
+        for field in fields:
             if field not in item:
                 raise LinkbackDataError(f"{where}: field '{field}' is missing")
-        extra = sorted(set(item) - set(FIELDS))
+        extra = sorted(set(item) - set(fields))
         if extra:
             raise LinkbackDataError(
-                f"{where}: field '{extra[0]}' is not known, expected only " + ", ".join(FIELDS)
+                f"{where}: field '{extra[0]}' is not known, expected only " + ", ".join(fields)
             )
         ident = item["id"]
-        if not isinstance(ident, int) or isinstance(ident, bool) or ident < 1:
+        if not valid_id(ident):
             raise LinkbackDataError(
-                f"{where}: field 'id' is {_show(ident)}, expected a positive integer"
+                f"{where}: field 'id' is {_show(ident)}, expected a positive integer or an "
+                "'<origin>-<id>' string such as \"receiver-12\" or \"wordpress-57\""
             )
-        for field, allowed in (("kind", KINDS), ("type", TYPES)):
+        for field, allowed in (("kind", RECORD_KINDS), ("type", TYPES)):
             if item[field] not in allowed:
                 raise LinkbackDataError(
                     f"{where}: field '{field}' is {_show(item[field])}, expected one of "
                     + ", ".join(allowed)
                 )
-        if not is_http_url(item["source"]):
+        if not is_http_url(item["source"]) and not (reply and item["source"] == ""):
             raise LinkbackDataError(
                 f"{where}: field 'source' is {_show(item['source'])}, "
                 "expected an absolute http:// or https:// URL"
+                + (" (or an empty string for a reply without a website)" if reply else "")
             )
         for field, limit in (("title", TITLE_MAX), ("author", AUTHOR_MAX), ("excerpt", EXCERPT_MAX)):
             value = item[field]
@@ -248,6 +296,7 @@ class Linkback:
                 f"{where}: field 'date' is {_show(item['date'])}, expected an ISO 8601 "
                 "date and time with a UTC offset, e.g. 2026-11-20T10:00:00+00:00"
             )
+        extra_fields = _reply_fields(item, where) if reply else {}
         return cls(
             id=ident,
             kind=item["kind"],
@@ -257,7 +306,33 @@ class Linkback:
             author=item["author"],
             excerpt=item["excerpt"],
             date=date,
+            **extra_fields,
         )
+
+
+def _reply_fields(item: dict, where: str) -> dict:
+    """text, parent and by_author of a reply record, validated."""
+    text = item["text"]
+    if not isinstance(text, str) or not text.strip():
+        raise LinkbackDataError(f"{where}: field 'text' is {_show(text)}, expected the reply as "
+                                "non-empty Markdown text")
+    if len(text) > TEXT_MAX:
+        raise LinkbackDataError(f"{where}: field 'text' is {len(text)} characters long, "
+                                f"expected at most {TEXT_MAX}")
+    raw = _RAW_HTML.search(text)
+    if raw or _drop_controls(text.replace("\n", " ")) != text.replace("\n", " "):
+        shown = text[max(raw.start() - 20, 0):raw.start() + 20] if raw else text[:40]
+        raise LinkbackDataError(f"{where}: field 'text' is {_show(shown)}, expected Markdown without "
+                                "raw HTML (no '<' right before a letter, '/', '!' or '?') and without "
+                                "control characters")
+    parent = item["parent"]
+    if parent is not None and not valid_id(parent):
+        raise LinkbackDataError(f"{where}: field 'parent' is {_show(parent)}, expected null or the "
+                                "id of the reply it answers")
+    if not isinstance(item["by_author"], bool):
+        raise LinkbackDataError(f"{where}: field 'by_author' is {_show(item['by_author'])}, "
+                                "expected true or false")
+    return {"text": text, "parent": parent, "by_author": item["by_author"]}
 
 
 def _show(value: object) -> str:
@@ -273,7 +348,8 @@ def linkbacks_dir(content_dir: Path, subdir: str = DEFAULT_SUBDIR) -> Path:
 
 
 def sort_key(linkback: Linkback):
-    return (linkback.date, linkback.id)
+    # str(): integer and string ids share a file, and a tie on the date must still sort.
+    return (linkback.date, str(linkback.id))
 
 
 def load_file(path: Path, known_slugs: set[str] | None = None) -> tuple[str, list[Linkback]]:
@@ -307,7 +383,8 @@ def load_file(path: Path, known_slugs: set[str] | None = None) -> tuple[str, lis
         raise LinkbackDataError(f"{path}: field 'review' is {_show(slug)}, expected a review slug")
     if known_slugs is not None and slug not in known_slugs:
         raise LinkbackDataError(
-            f"{path}: field 'review' is {_show(slug)}, expected the slug of a published review"
+            f"{path}: field 'review' is {_show(slug)}, expected the slug of a published review "
+            "or a draft"
         )
     if path.stem != slug:
         raise LinkbackDataError(
@@ -323,7 +400,7 @@ def load_file(path: Path, known_slugs: set[str] | None = None) -> tuple[str, lis
         linkback = Linkback.from_dict(item, f"{path}: linkbacks[{i}]")
         if linkback.id in seen:
             raise LinkbackDataError(
-                f"{path}: linkbacks[{i}]: field 'id' is {linkback.id}, expected an id "
+                f"{path}: linkbacks[{i}]: field 'id' is {_show(linkback.id)}, expected an id "
                 "not used earlier in the file"
             )
         seen.add(linkback.id)

@@ -1,0 +1,96 @@
+"""The importers' view of the rest of the project, in one place.
+
+Everything the importers use from the site's own code is imported here and
+nowhere else -- the review rules, the response records and their store, the
+safe fetcher, the redirect table, the poster generator, the settings reader --
+so that when those modules move (the linkbacks package is leaving the plugin)
+only this file changes. `Site` holds the settings an import needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from blogtools.sample_posters import JPEG_OPTIONS, draw_poster, read_front_matter  # noqa: F401
+from blogtools.site_settings import SettingsError, read_site_settings
+from filmreviews.linkbacks.fetch import Fetcher, FetchError  # noqa: F401  (moving to linkbacks/fetch.py)
+from filmreviews.linkbacks.records import (  # noqa: F401
+    AUTHOR_MAX,
+    EXCERPT_MAX,
+    TITLE_MAX,
+    Linkback,
+    LinkbackDataError,
+    dump as dump_linkbacks,
+    plain_text,
+)
+from filmreviews.linkbacks.store import Store  # noqa: F401
+from filmreviews.posters import SOURCE_FORMATS  # noqa: F401
+from filmreviews.redirects import dump_table, parse_table  # noqa: F401
+from filmreviews.review import FIRST_FILM_YEAR, parse_review  # noqa: F401
+
+from .errors import ImportFailed
+
+
+@dataclass
+class Site:
+    root: Path
+    content: Path
+    settings: dict
+    timezone: ZoneInfo
+    production_url: str  # SITEURL from publishconf.py ("" if it cannot be read)
+
+    @property
+    def reviews_dir(self) -> str:
+        return (self.settings.get("ARTICLE_PATHS") or ["reviews"])[0].strip("/") or "reviews"
+
+    @property
+    def pages_dir(self) -> str:
+        return (self.settings.get("PAGE_PATHS") or ["pages"])[0].strip("/") or "pages"
+
+    @property
+    def linkbacks_dir(self) -> str:
+        return self.settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks") or "linkbacks"
+
+    @property
+    def redirect_table(self) -> str:
+        return self.settings.get("FILMREVIEWS_REDIRECTS", "redirects.csv") or "redirects.csv"
+
+    @property
+    def linkbacks_db(self) -> Path:
+        return self.root / self.settings.get("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3")
+
+    def slugify(self, text: str) -> str:
+        from pelican.utils import slugify
+
+        return slugify(text, regex_subs=self.settings.get("SLUG_REGEX_SUBSTITUTIONS", ()))
+
+    def url(self, pattern_key: str, slug: str, default: str) -> str:
+        """A content URL as a site path, e.g. url("ARTICLE_URL", "her-2013", ...) -> "/reviews/her-2013/"."""
+        pattern = self.settings.get(pattern_key) or default
+        try:
+            return "/" + pattern.format(slug=slug).lstrip("/")
+        except (KeyError, IndexError, ValueError):
+            return "/" + default.format(slug=slug).lstrip("/")
+
+
+def load_site(root: Path, settings_file: str = "pelicanconf.py") -> Site:
+    root = Path(root).resolve()
+    try:
+        settings = read_site_settings(settings_file, root)
+    except (FileNotFoundError, SettingsError) as exc:
+        raise ImportFailed(str(exc)) from None
+    try:
+        zone = ZoneInfo(settings.get("TIMEZONE") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportFailed(f"{settings_file}: TIMEZONE: {settings.get('TIMEZONE')!r}: expected a time zone "
+                           "name such as Europe/Warsaw") from None
+    try:
+        production = read_site_settings("publishconf.py", root).get("SITEURL", "") or ""
+    except (FileNotFoundError, SettingsError):
+        production = ""
+    content = Path(settings["PATH"])
+    if not content.is_absolute():
+        content = root / content
+    return Site(root, content, settings, zone, production.rstrip("/"))
