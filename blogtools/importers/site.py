@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from blogtools.sample_posters import JPEG_OPTIONS, draw_poster, read_front_matter  # noqa: F401
+from blogtools.sample_posters import JPEG_OPTIONS, draw_poster, read_front_matter
 from blogtools.site_settings import SettingsError, read_site_settings
-from filmreviews.linkbacks.fetch import Fetcher, FetchError  # noqa: F401  (moving to linkbacks/fetch.py)
-from filmreviews.linkbacks.records import (  # noqa: F401
+from filmreviews.linkbacks.fetch import Fetcher, FetchError  # moving to linkbacks/fetch.py
+from filmreviews.linkbacks.records import (
     AUTHOR_MAX,
     EXCERPT_MAX,
     TITLE_MAX,
@@ -25,12 +25,19 @@ from filmreviews.linkbacks.records import (  # noqa: F401
     dump as dump_linkbacks,
     plain_text,
 )
-from filmreviews.linkbacks.store import Store  # noqa: F401
-from filmreviews.posters import SOURCE_FORMATS  # noqa: F401
-from filmreviews.redirects import dump_table, parse_table  # noqa: F401
-from filmreviews.review import FIRST_FILM_YEAR, parse_review  # noqa: F401
+from filmreviews.linkbacks.store import Store
+from filmreviews.posters import SOURCE_FORMATS
+from filmreviews.redirects import dump_table, parse_table
+from filmreviews.review import FIRST_FILM_YEAR, parse_review
 
 from .errors import ImportFailed
+
+__all__ = [
+    "AUTHOR_MAX", "EXCERPT_MAX", "FIRST_FILM_YEAR", "JPEG_OPTIONS", "SOURCE_FORMATS", "TITLE_MAX",
+    "FetchError", "Fetcher", "Linkback", "LinkbackDataError", "Site", "Store", "draw_poster",
+    "dump_linkbacks", "dump_table", "load_site", "parse_review", "parse_table", "plain_text",
+    "read_front_matter",
+]
 
 
 @dataclass
@@ -60,6 +67,22 @@ class Site:
     @property
     def linkbacks_db(self) -> Path:
         return self.root / self.settings.get("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3")
+
+    def existing_slugs(self, folder: str, ours: set[str]) -> set[str]:
+        """Slugs and file names the writer's own files in content/`folder` use
+        (files in `ours`, written by an earlier import, do not count)."""
+        taken = set()
+        for path in sorted((self.content / folder).glob("*.md")):
+            if path.relative_to(self.content).as_posix() in ours:
+                continue
+            taken.add(path.stem)
+            try:
+                slug = read_front_matter(path).get("slug", "").strip()
+            except (OSError, UnicodeDecodeError):
+                slug = ""
+            if slug:
+                taken.add(slug)
+        return taken
 
     def slugify(self, text: str) -> str:
         from pelican.utils import slugify

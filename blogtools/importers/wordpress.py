@@ -141,22 +141,6 @@ def build_index(reader: WxrReader, report: Report) -> Index:
 # --- planning: slugs, files and addresses ---------------------------------------------------
 
 
-def _existing_slugs(site: Site, folder: str, ours: set[str]) -> set[str]:
-    taken = set()
-    for path in sorted((site.content / folder).glob("*.md")):
-        rel = path.relative_to(site.content).as_posix()
-        if rel in ours:
-            continue
-        taken.add(path.stem)
-        try:
-            slug = read_front_matter(path).get("slug", "").strip()
-        except (OSError, UnicodeDecodeError):
-            slug = ""
-        if slug:
-            taken.add(slug)
-    return taken
-
-
 def _reserved(site: Site) -> set[str]:
     names = set(SITE_FOLDERS)
     for key, value in site.settings.items():
@@ -175,8 +159,8 @@ def plan(index: Index, site: Site, manifest: Manifest, report: Report) -> set[st
     """Give every post and page its slug, file and new address (stable across runs);
     returns the slugs of the site's own pages."""
     ours = {item.get("file", "") for item in manifest.items.values()}
-    taken = {"post": _existing_slugs(site, site.reviews_dir, ours),
-             "page": _existing_slugs(site, site.pages_dir, ours) | _reserved(site)}
+    taken = {"post": site.existing_slugs(site.reviews_dir, ours),
+             "page": site.existing_slugs(site.pages_dir, ours) | _reserved(site)}
     for entry in index.entries.values():
         if entry.status in SKIPPED_STATUSES:
             continue
@@ -200,7 +184,7 @@ def plan(index: Index, site: Site, manifest: Manifest, report: Report) -> set[st
             entry.url = site.url("ARTICLE_URL", entry.slug, "{slug}.html")
         else:
             entry.url = site.url("PAGE_URL", entry.slug, "pages/{slug}.html")
-    return _existing_slugs(site, site.pages_dir, ours)
+    return site.existing_slugs(site.pages_dir, ours)
 
 
 class Links:

@@ -442,16 +442,17 @@ def _rewrite(soup: BeautifulSoup, context: PostContext, notes: list[str]) -> lis
 # --- other people's text -----------------------------------------------------------------------
 
 
-def user_markdown(raw: str, *, blockquotes: bool = False) -> str:
-    """Text someone else wrote (a comment, a Letterboxd review) as Markdown with
+def user_markdown(raw: str, *, blockquotes: bool = False, strict: bool = True) -> str:
+    """Text from outside (a comment, a Letterboxd review) as Markdown with
     paragraphs, links and emphasis only (and quotes, if `blockquotes`):
     every other tag is dropped with its text kept, links are http(s) only,
-    and nothing in it can be read as raw HTML."""
+    and nothing in it can be read as raw HTML. `strict` (for other people's
+    text) also keeps typed Markdown link syntax from becoming a link."""
     text = wpautop((raw or "").strip())
     soup = BeautifulSoup(text, "html.parser")
     allowed = {"p", "br", "a", "em", "strong", "i", "b"} | ({"blockquote"} if blockquotes else set())
     _sanitise(soup, allowed)
-    return _tidy(_Markdown(strict=True, autolinks=False).convert_soup(soup))
+    return _tidy(_Markdown(strict=strict, autolinks=not strict).convert_soup(soup))
 
 
 def plain_excerpt(raw: str) -> str:
