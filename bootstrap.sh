@@ -38,8 +38,8 @@ apt_install() {
 
 if [ "$mode" = test ]; then
   # rsync + sshd for the publishing tests, git for gh-pages, Chromium for the
-  # browser tests, a Java runtime for the Nu HTML Checker.
-  apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core
+  # browser tests, a Java runtime for the Nu HTML Checker, nginx for the redirect-map test.
+  apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core nginx
 fi
 
 if [ ! -x .venv/bin/python ]; then
