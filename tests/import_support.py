@@ -74,3 +74,33 @@ def find_personal_data(*folders: Path) -> list[str]:
             if address.encode() in data:
                 found.append(f"{path}: {address}")
     return found
+
+
+class OldSite:
+    """The old blog on 127.0.0.1: serves files from a folder and records every request path."""
+
+    def __init__(self, folder: Path):
+        import functools
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

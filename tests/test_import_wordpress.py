@@ -21,8 +21,8 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from import_support import EXPORT_EMAILS, WXR, body, find_personal_data, front_matter, make_uploads
-from site_copy import copy_site, run_invoke, shared_poster_cache, snapshot
+from import_support import EXPORT_EMAILS, WXR, OldSite, body, find_personal_data, front_matter, make_uploads
+from site_copy import copy_site, run_invoke, shared_poster_cache, snapshot, tree
 from site_fixture import serve
 
 FEED_DOMAIN = "http://localhost:8000"  # pelicanconf.py: canonical links of the preview build
@@ -396,3 +396,227 @@ http {{
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# --- safe to repeat ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_site(tmp_path):
+    root = copy_site(tmp_path / "site")
+    return root, make_uploads(tmp_path / "uploads")
+
+
+def _import(root, uploads, *extra, export=WXR):
+    run = run_invoke(root, "import.wordpress", str(export), "--uploads", str(uploads), *extra)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def test_second_import_writes_nothing_twice_and_keeps_what_the_writer_changed(fresh_site):
+    root, uploads = fresh_site
+    _import(root, uploads)
+    content = root / "content"
+    alien = review(root, "review-alien-1979")
+    alien.write_text(alien.read_text(encoding="utf-8").replace("Genre: Horror", "Genre: Horror, Science Fiction"),
+                     encoding="utf-8")
+    responses = content / "linkbacks" / "her-2013-online-movie-review.json"
+    data = json.loads(responses.read_text(encoding="utf-8"))
+    anna = next(r for r in data["linkbacks"] if r["id"] == "wordpress-57")
+    anna["author"] = "Anna K."  # the writer fixed a name
+    data["linkbacks"].append({"id": 3, "kind": "trackback", "type": "mention", "source": "https://hand.example/",
+                              "title": "Added by hand", "author": "Me", "excerpt": "Kept.",
+                              "date": "2024-01-01T10:00:00+00:00"})
+    responses.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    with (content / "redirects.csv").open("a", encoding="utf-8") as handle:
+        handle.write("/my-old-links/,/about/\n")
+    before = tree(content)
+    records_before = sorted(json.loads(responses.read_text(encoding="utf-8"))["linkbacks"], key=lambda r: str(r["id"]))
+
+    report = _import(root, uploads)
+
+    after = tree(content)
+    # Byte for byte, apart from the new report (the response file is rewritten in its usual layout).
+    rewritten = ("imports/wordpress-report.txt", "linkbacks/her-2013-online-movie-review.json")
+    assert {k: v for k, v in after.items() if k not in rewritten} == \
+        {k: v for k, v in before.items() if k not in rewritten}
+    assert sorted(json.loads(responses.read_text(encoding="utf-8"))["linkbacks"], key=lambda r: str(r["id"])) == \
+        records_before
+    assert "content/reviews/review-alien-1979.md: edited since the last import: kept as you left it" in report
+    assert "wordpress-57 was edited since the last import: kept as it is" in report
+    assert "Files: 0 new, 1 updated" in report  # the response file, merged again with the hand-added record
+    rows = table(root)
+    assert len(rows) == len({old for old, _ in rows}) and ("/my-old-links/", "/about/") in rows
+    records = json.loads(responses.read_text(encoding="utf-8"))["linkbacks"]
+    assert [r["id"] for r in records].count("wordpress-57") == 1 and any(r["id"] == 3 for r in records)
+    with sqlite3.connect(root / "linkbacks.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM linkbacks").fetchone()[0] == 1
+    assert len(list((content / "reviews").glob("*.md"))) == 16 + 4
+
+
+def test_a_review_deleted_after_the_import_is_not_brought_back(fresh_site):
+    root, uploads = fresh_site
+    _import(root, uploads)
+    review(root, "vertigo-1958-review").unlink()
+    report = _import(root, uploads)
+    assert not review(root, "vertigo-1958-review").exists()
+    assert "content/reviews/vertigo-1958-review.md: deleted since the last import: not written again" in report
+
+
+def test_dry_run_writes_nothing_and_prints_the_report(fresh_site):
+    root, uploads = fresh_site
+    before = snapshot(root)
+    report = _import(root, uploads, "--dry-run")
+    assert snapshot(root) == before
+    assert "(dry run: nothing was written)" in report
+    assert "Reviews: 4 (2 published, 2 kept as drafts)" in report
+    assert "Report saved" not in report
+
+
+def test_map_file_turns_tags_into_genres_and_drops_others(fresh_site, tmp_path):
+    root, uploads = fresh_site
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[genres]\n"Loneliness" = "Melancholy"\n\n[drop]\nnames = ["Los Angeles"]\n', encoding="utf-8")
+    _import(root, uploads, "--map", str(mapping))
+    her = front_matter(review(root, "her-2013-online-movie-review"))
+    assert her["Genre"] == "Drama, Science Fiction, Melancholy"
+    assert "Tags" not in her
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE rss [
+  <!ENTITY lol "lol">
+  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><wp:wxr_version>1.2</wp:wxr_version>
+<item><title>&lol3;</title></item></channel></rss>
+"""
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE rss [ <!ENTITY secret SYSTEM "file:///etc/passwd"> ]>
+<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><wp:wxr_version>1.2</wp:wxr_version>
+<item><title>&secret;</title></item></channel></rss>
+"""
+PLAIN_RSS = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>A feed</title><item><title>Not an export</title></item></channel></rss>
+"""
+
+
+def _bad_exports(folder: Path) -> dict[str, tuple[Path, str]]:
+    text = WXR.read_text(encoding="utf-8")
+    cases = {
+        "truncated": (text[: len(text) // 2], "ends before the export is complete"),
+        "billion laughs": (BILLION_LAUGHS, "declares the XML entity 'lol'"),
+        "external entity": (EXTERNAL_ENTITY, "declares the XML entity 'secret'"),
+        "plain RSS feed": (PLAIN_RSS, "is not a WordPress export (an <item> comes before any <wp:wxr_version>"),
+        "HTML page": ("<!doctype html>\n<html><body><p>Hello</p></body></html>\n", "is not"),
+        "not XML": ("Date,Name,Year\n2024-01-01,Her,2013\n", "is not an XML file"),
+        "empty": ("", "is empty"),
+        "unsupported version": (text.replace("<wp:wxr_version>1.2<", "<wp:wxr_version>9.9<"),
+                                "wp:wxr_version is '9.9': expected 1.1 or 1.2"),
+    }
+    out = {}
+    for name, (data, expected) in cases.items():
+        path = folder / (name.replace(" ", "-") + ".xml")
+        path.write_text(data, encoding="utf-8")
+        out[name] = (path, expected)
+    out["missing file"] = (folder / "nowhere.xml", "no such file")
+    return out
+
+
+def test_bad_exports_end_with_one_clear_line_and_leave_content_alone(fresh_site, tmp_path):
+    root, uploads = fresh_site
+    before = snapshot(root / "content")
+    for name, (path, expected) in _bad_exports(tmp_path).items():
+        run = run_invoke(root, "import.wordpress", str(path), "--uploads", str(uploads))
+        message = (run.stdout + run.stderr).strip()
+        assert run.returncode == 1, (name, message)
+        assert "Traceback" not in message and len(message.splitlines()) == 1, (name, message)
+        assert str(path.name) in message and expected in message, (name, message)
+        assert snapshot(root / "content") == before, name
+    assert not list(root.glob(".reelnotes-import-*"))  # no staging folder left behind
+
+
+def test_bad_options_are_one_line_too(fresh_site, tmp_path):
+    root, _ = fresh_site
+    bad_map = tmp_path / "map.toml"
+    bad_map.write_text("[genre]\nx = 1\n", encoding="utf-8")
+    for args, expected in ((["--uploads", str(tmp_path / "nope")], "--uploads"),
+                           (["--map", str(bad_map)], "[genre]: expected only the sections")):
+        run = run_invoke(root, "import.wordpress", str(WXR), *args)
+        message = (run.stdout + run.stderr).strip()
+        assert run.returncode == 1 and len(message.splitlines()) == 1 and expected in message, message
+
+
+def test_a_broken_response_file_stops_the_import_before_anything_is_written(fresh_site):
+    root, uploads = fresh_site
+    (root / "content/linkbacks/her-2013-online-movie-review.json").write_text("{oops", encoding="utf-8")
+    before = snapshot(root / "content")
+    run = run_invoke(root, "import.wordpress", str(WXR), "--uploads", str(uploads))
+    message = (run.stdout + run.stderr).strip()
+    assert run.returncode == 1 and "content/linkbacks/her-2013-online-movie-review.json" in message
+    assert snapshot(root / "content") == before
+
+
+def test_control_characters_are_removed_and_reported(fresh_site, tmp_path):
+    root, uploads = fresh_site
+    text = WXR.read_text(encoding="utf-8")
+    dirty = text.replace("Her 2013, online movie review]]></title>", "Her 2013,\x0b online movie review]]></title>", 1)
+    dirty = dirty.replace("Theodore writes letters", "Theodore\x1f writes\x02 letters")
+    export = tmp_path / "dirty.xml"
+    export.write_bytes(dirty.encode("utf-8") + b"<!-- \xff -->\n")
+    report = _import(root, uploads, export=export)
+    assert "removed 3 control character(s) that XML does not allow" in report
+    assert "replaced 1 byte(s) that are not UTF-8" in report
+    written = review(root, "her-2013-online-movie-review").read_text(encoding="utf-8")
+    assert "Title: Her 2013, online movie review" in written and "Theodore writes letters" in written
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", written)
+
+
+# --- --download ---------------------------------------------------------------------------------
+
+
+def _export_pointing_at(base: str, folder: Path) -> Path:
+    export = folder / "download.xml"
+    export.write_text(WXR.read_text(encoding="utf-8").replace("http://oldblog.example", base.rstrip("/")),
+                      encoding="utf-8")
+    return export
+
+
+def test_download_fetches_missing_images_through_the_safe_fetcher(tmp_path):
+    from blogtools.importers.site import Fetcher
+    from blogtools.importers.wordpress import import_wordpress
+
+    root = copy_site(tmp_path / "site")
+    served = tmp_path / "old-site" / "wp-content" / "uploads" / "2013" / "12"
+    served.mkdir(parents=True)
+    Image.new("RGB", (300, 450), (10, 120, 90)).save(served / "her-poster.jpg", "JPEG")
+    server = OldSite(tmp_path / "old-site")
+    try:
+        export = _export_pointing_at(server.base, tmp_path)
+        # The loopback server is only reachable because the test's fetcher allows loopback.
+        report = import_wordpress(export, root=root, download=True, fetcher=Fetcher(allow_loopback=True))
+    finally:
+        server.stop()
+    assert (root / "content/images/posters/her-2013-online-movie-review.jpg").read_bytes() == \
+        (served / "her-poster.jpg").read_bytes()
+    assert "/wp-content/uploads/2013/12/her-poster.jpg" in server.requests
+    assert "downloading it answered HTTP 404" in report.render()  # the still is not served
+
+
+def test_download_never_fetches_from_private_or_loopback_addresses(tmp_path):
+    root = copy_site(tmp_path / "site")
+    (tmp_path / "old-site").mkdir()
+    server = OldSite(tmp_path / "old-site")
+    try:
+        export = _export_pointing_at(server.base, tmp_path)
+        run = run_invoke(root, "import.wordpress", str(export), "--download")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stderr
+    assert server.requests == []
+    assert "downloading it failed" in run.stdout and "non-public address" in run.stdout
+    with Image.open(root / "content/images/posters/her-2013-online-movie-review.jpg") as drawn:
+        assert drawn.size == (800, 1200)  # a placeholder instead

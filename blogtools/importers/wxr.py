@@ -240,10 +240,18 @@ class WxrReader:
         return ImportFailed(f"{self.path}: is not a WordPress export ({found}; expected an <rss> "
                             "document with <wp:wxr_version> 1.1 or 1.2, as Tools → Export writes it)")
 
+    def _last_line(self) -> int:
+        lines = 1
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(CHUNK * 16):
+                lines += chunk.count(b"\n")
+        return lines
+
     def _parse_error(self, exc: ParseError) -> ImportFailed:
         line, column = getattr(exc, "position", (0, 0))
         reason = str(exc).split(":")[0]
-        if reason in ("no element found", "unclosed token") and line > 1:
+        cut_short = reason in ("no element found", "unclosed token", "unclosed CDATA section")
+        if cut_short and line > 1 and line >= self._last_line() - 1:
             return ImportFailed(f"{self.path}: ends before the export is complete ({reason} at line "
                                 f"{line}, column {column}): expected the whole file; was the download cut short?")
         if line <= 1 and column <= 1 and reason in ("syntax error", "not well-formed (invalid token)"):
