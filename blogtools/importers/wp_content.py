@@ -211,17 +211,20 @@ class _Shortcodes:
                 return match.group(0)[1:-1]
             name = match[2].lower()
             if name == "gallery":
-                return self.gallery(match[3])
-            return self.media(name, match[3] + (match[4] or ""))
+                return self.gallery(match[4] or "")
+            # [youtube=URL] (Jetpack's form) or [youtube URL] / [video src="..."]
+            return self.media(name, match[3] if match[3] is not None else (match[4] or ""))
 
-        text = re.sub(r"(\[?)\[(gallery|youtube|vimeo|video|audio|embed|playlist)\b([^\]=]*)(=[^\]]*)?\](\]?)",
+        text = re.sub(r"(\[?)\[(gallery|youtube|vimeo|video|audio|embed|playlist)(?:=([^\]]*)|(\s[^\]]*)?)\](\]?)",
                       standalone, text, flags=re.I)
 
         def unknown(match):
             self.notes.append(f"unknown shortcode [{match[1]}] removed, its text kept")
             return match[3]
 
-        return re.sub(r"\[([a-z][\w-]*)\b([^\]]*)\](.*?)\[/\1\]", unknown, text, flags=re.I | re.S)
+        text = re.sub(r"(?<!\[)\[([a-z][\w-]*)\b([^\]]*)\](.*?)\[/\1\](?!\])", unknown, text, flags=re.I | re.S)
+        # [[name]] is how WordPress writers show a shortcode as text.
+        return re.sub(r"\[(\[[a-z][\w-]*\b[^\]]*\])\]", r"\1", text, flags=re.I)
 
 
 # --- Gutenberg ----------------------------------------------------------------------------
@@ -452,7 +455,8 @@ def user_markdown(raw: str, *, blockquotes: bool = False, strict: bool = True) -
     soup = BeautifulSoup(text, "html.parser")
     allowed = {"p", "br", "a", "em", "strong", "i", "b"} | ({"blockquote"} if blockquotes else set())
     _sanitise(soup, allowed)
-    return _tidy(_Markdown(strict=strict, autolinks=not strict).convert_soup(soup))
+    markdown = _tidy(_Markdown(strict=strict, autolinks=not strict).convert_soup(soup))
+    return re.sub(r"(?<=\S) {2,}(?=\S)", " ", markdown)  # where a dropped tag stood
 
 
 def plain_excerpt(raw: str) -> str:
