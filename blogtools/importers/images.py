@@ -108,7 +108,7 @@ class Uploads:
     def __init__(self, folder: Path | None, fetcher: Fetcher | None = None):
         self.folder = Path(folder) if folder else None
         self.fetcher = fetcher
-        self._cache: dict[str, tuple[Found | None, str]] = {}
+        self._missing: dict[str, str] = {}  # only failures are remembered: never the bytes of every image
 
     def _local(self, rel: str) -> tuple[Path, str] | None:
         """The file for `rel` in the uploads folder, or the original a resized copy was made from."""
@@ -126,9 +126,12 @@ class Uploads:
     def find(self, url: str, rel: str | None = None) -> tuple[Found | None, str]:
         """(the file, "") or (None, why it is missing). `rel` overrides the path taken from `url`."""
         key = f"{url}|{rel}"
-        if key not in self._cache:
-            self._cache[key] = self._find(url, rel)
-        return self._cache[key]
+        if key in self._missing:
+            return None, self._missing[key]
+        found, why = self._find(url, rel)
+        if found is None:
+            self._missing[key] = why
+        return found, why
 
     def _find(self, url: str, rel: str | None) -> tuple[Found | None, str]:
         rel = rel or uploads_path(url)

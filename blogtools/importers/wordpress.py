@@ -26,7 +26,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 from . import responses as responses_module
 from .errors import ImportFailed
@@ -244,6 +244,7 @@ class PostContext:
         target = self.importer.links.entry_for(url)
         if target is None:
             return None
+        self.importer.cross_links.append((self.entry.type, self.entry.id, target.type, target.id))
         fragment = urlsplit(url).fragment
         return "{filename}/" + target.file + (f"#{fragment}" if fragment else "")
 
@@ -308,6 +309,9 @@ class WordPressImport:
         self.published_genres: set[str] = set()
         self.published_tags: set[str] = set()
         self.inline_cache: dict[str, str | None] = {}
+        self.cross_links: list[tuple[str, str, str, str]] = []  # (type, id) links to (type, id)
+        self.written_records: dict = {}
+        self.response_slugs: set[str] = set()
 
     # -- images --
 
@@ -318,10 +322,16 @@ class WordPressImport:
                                            "(not from an import): kept, and linked as it is")
         return outcome
 
+    def absolute(self, url: str) -> str:
+        """An image address as the old site served it (relative ones joined to its address)."""
+        base = self.reader.channel.base_site_url or self.reader.channel.link
+        return urljoin(base.rstrip("/") + "/", url) if base and not urlsplit(url).scheme else url
+
     def inline_image(self, url: str, entry: Entry, notes: list[str]) -> str | None:
         if url in self.inline_cache:
             return self.inline_cache[url]
         attachment = self.index.by_url.get(url)
+        url = self.absolute(url)
         found, why = self.uploads.find(url, attachment.file if attachment and attachment.file else None)
         result = None
         if found is None:
@@ -357,7 +367,7 @@ class WordPressImport:
                                known.alt if known else ""))
             break
         for what, url, rel, alt in candidates:
-            found, why = self.uploads.find(url, rel)
+            found, why = self.uploads.find(self.absolute(url), rel)
             if found is None:
                 self.report.note("Posters", f"{item.label}: the {what} {url} {why}")
                 self.poster_counts["missing"] += 1
@@ -403,6 +413,9 @@ class WordPressImport:
                       ("Status", "" if published else "draft"), ("Summary", summary)]
             self.write_entry(item, entry, front_matter(fields) + "\n" + body + "\n", published, {})
             self.report.count("pages published" if published else "pages as drafts")
+            if item.comments:
+                self.report.note("Dropped", f"{item.label}: {plural(len(item.comments), 'comment')} "
+                                            "(pages here take no responses)")
             return
         guess = guess_film(item.title, self.today.year + 1)
         self.report.note("Guesses", f"{item.label}: {guess.describe(clean_title(item.title))}")
@@ -456,6 +469,8 @@ class WordPressImport:
             self.responses, source=SOURCE, comments=item.comments, review_slug=entry.slug, post_label=item.label,
             author_id=author.id if author else "", author_email=author.email if author else "",
             zone=zone, target_url=f"{self.site.production_url}{entry.url}")
+        # Written now and let go: memory holds one post's responses, not the whole blog's.
+        self.write_review_responses(entry.slug)
 
     def write_entry(self, item: Item, entry: Entry, text: str, published: bool, extra: dict) -> None:
         outcome = self.staging.write(entry.file, text)
@@ -470,6 +485,14 @@ class WordPressImport:
         self.manifest.items[f"{entry.type}-{entry.id}"] = {"file": entry.file, "slug": entry.slug,
                                                            "published": published, **extra}
         self.add_redirects(item, entry)
+
+    def note_links_to_drafts(self) -> None:
+        items = self.manifest.items
+        for kind, ident, target_kind, target_id in dict.fromkeys(self.cross_links):
+            source, target = items.get(f"{kind}-{ident}", {}), items.get(f"{target_kind}-{target_id}", {})
+            if source.get("published") and target and not target.get("published"):
+                self.report.note("Content", f"{kind} {ident} links to content/{target['file']}, a draft: "
+                                            "the link works once that one is published")
 
     # -- old addresses --
 
@@ -580,23 +603,26 @@ class WordPressImport:
 
     # -- responses --
 
+    def write_review_responses(self, slug: str) -> None:
+        """Merge this import's approved responses into one review's file (see responses.merge_file)."""
+        rel = f"{self.site.linkbacks_dir}/{slug}.json"
+        text, records, notes = responses_module.merge_file(
+            self.staging.existing(rel), f"content/{rel}", slug, self.responses.approved.pop(slug, []),
+            SOURCE, self.manifest.records)
+        for note in notes:
+            self.report.note("Left alone", note)
+        self.written_records.update(records)
+        self.response_slugs.add(slug)
+        if text is not None:
+            self.staging.write_shared(rel, text)
+
     def write_responses(self) -> None:
-        site = self.site
         counts = self.responses.counts
-        written_records: dict = {}
-        slugs = set(self.responses.approved)
-        slugs |= {meta.get("review") for meta in self.manifest.records.values() if meta.get("review")}
-        for slug in sorted(s for s in slugs if s):
-            rel = f"{site.linkbacks_dir}/{slug}.json"
-            text, records, notes = responses_module.merge_file(
-                self.staging.existing(rel), f"content/{rel}", slug, self.responses.approved.get(slug, []),
-                SOURCE, self.manifest.records)
-            for note in notes:
-                self.report.note("Left alone", note)
-            written_records.update(records)
-            if text is not None:
-                self.staging.write_shared(rel, text)
-        self.manifest.records = written_records
+        # Reviews that had imported responses last time but none now: their old records go.
+        earlier = {meta.get("review") for meta in self.manifest.records.values() if meta.get("review")}
+        for slug in sorted(s for s in earlier - self.response_slugs if s):
+            self.write_review_responses(slug)
+        self.manifest.records = self.written_records
         pending = sorted(self.responses.pending_replies, key=lambda r: (r["date"], r["id"]))
         if pending or f"imports/{SOURCE}-pending-replies.json" in self.manifest.files:
             data = {"source": SOURCE,
@@ -659,6 +685,7 @@ class WordPressImport:
                     self.report.count(f"{entry.type}s dropped")
                     continue
                 self.convert(item, entry)
+            self.note_links_to_drafts()
             self.archive_redirects()
             self.write_redirect_table()
             self.write_responses()
