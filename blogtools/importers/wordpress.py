@@ -86,6 +86,8 @@ class Entry:
 class Index:
     attachments: dict[str, Attachment] = field(default_factory=dict)
     by_url: dict[str, Attachment] = field(default_factory=dict)
+    by_parent: dict[str, list[Attachment]] = field(default_factory=dict)
+    by_page_path: dict[str, Attachment] = field(default_factory=dict)  # attachment pages
     entries: dict[str, Entry] = field(default_factory=dict)
     other_types: Counter = field(default_factory=Counter)
     hosts: set[str] = field(default_factory=set)
@@ -118,6 +120,9 @@ def build_index(reader: WxrReader, report: Report) -> Index:
                                     clean_title(item.title), clean_title(item.excerpt),
                                     clean_title(item.meta.get("_wp_attachment_image_alt", "")), item.link, order)
             index.attachments[item.post_id] = attachment
+            index.by_parent.setdefault(attachment.parent, []).append(attachment)
+            if attachment.link and not urlsplit(attachment.link).query:
+                index.by_page_path[_path_key(attachment.link)] = attachment
             for url in (attachment.url, item.guid):
                 if url:
                     index.by_url[url] = attachment
@@ -220,9 +225,8 @@ class Links:
             return None
         entry = self.by_path.get(_path_key(url))
         if entry is None:  # an attachment page: …/post-name/attachment-name/
-            for attachment in self.index.attachments.values():
-                if attachment.link and _path_key(attachment.link) == _path_key(url):
-                    return self.by_id.get(attachment.parent)
+            attachment = self.index.by_page_path.get(_path_key(url))
+            return self.by_id.get(attachment.parent) if attachment else None
         return entry
 
 
@@ -253,7 +257,7 @@ class PostContext:
         if ids:
             chosen = [attachments[i] for i in ids if i in attachments]
         else:
-            chosen = sorted((a for a in attachments.values() if a.parent == self.entry.id), key=lambda a: a.order)
+            chosen = sorted(self.importer.index.by_parent.get(self.entry.id, []), key=lambda a: a.order)
         return [(a.url, a.alt or a.title, a.caption) for a in chosen if a.url]
 
 
@@ -330,6 +334,7 @@ class WordPressImport:
     def inline_image(self, url: str, entry: Entry, notes: list[str]) -> str | None:
         if url in self.inline_cache:
             return self.inline_cache[url]
+        key = url
         attachment = self.index.by_url.get(url)
         url = self.absolute(url)
         found, why = self.uploads.find(url, attachment.file if attachment and attachment.file else None)
@@ -349,7 +354,7 @@ class WordPressImport:
                 self._copy(rel, found.data)
                 self.report.count(f"images {found.origin}")
                 result = "{static}/" + rel
-        self.inline_cache[url] = result
+        self.inline_cache[key] = result
         return result
 
     def poster(self, item: Item, entry: Entry, image_urls: list[str], movie: str, year, director: str) -> tuple[str, str]:
@@ -510,9 +515,8 @@ class WordPressImport:
         link = self._old(item.link)
         if link and "?" not in link and entry.type == "post":
             olds.append(link.rstrip("/") + "/feed/")
-        for attachment in self.index.attachments.values():
-            if attachment.parent == entry.id:
-                olds += [self._old(attachment.link), f"/?attachment_id={attachment.id}"]
+        for attachment in self.index.by_parent.get(entry.id, []):
+            olds += [self._old(attachment.link), f"/?attachment_id={attachment.id}"]
         for old in olds:
             if old:
                 self.redirects.append((old, entry.url))

@@ -115,6 +115,8 @@ _TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def _drop_controls(text: str) -> str:
+    if text.isprintable():  # no control, format, private-use or surrogate characters, only " " as space
+        return text
     return "".join(
         " " if ch.isspace() else ch
         for ch in text
