@@ -378,7 +378,12 @@ def _given_path(value):
     "dry-run": "write nothing, only print the report",
 })
 def import_wordpress(c, export, uploads=None, map=None, download=False, dry_run=False):  # noqa: A002
-    """Import a WordPress blog: reviews, pages, posters, responses and old URLs."""
+    """Import a WordPress blog: posts, responses, old URLs.
+
+    Reviews, pages, posters and images, comments, pingbacks and trackbacks, and
+    a redirect table for every old address. README.md ("Importing another
+    blog") explains what becomes what.
+    """
     _run_import("wordpress", _given_path(export), uploads=_given_path(uploads), map_file=_given_path(map),
                 download=download, dry_run=dry_run)
 
@@ -389,7 +394,11 @@ def import_wordpress(c, export, uploads=None, map=None, download=False, dry_run=
     "dry-run": "write nothing, only print the report",
 })
 def import_letterboxd(c, export, map=None, dry_run=False):  # noqa: A002
-    """Import a Letterboxd diary: one review per written review, placeholder posters."""
+    """Import the reviews of a Letterboxd export.
+
+    One review per written review, Watched/Rewatch from the diary, a drawn
+    placeholder poster each.
+    """
     _run_import("letterboxd", _given_path(export), map_file=_given_path(map), dry_run=dry_run)
 
 
