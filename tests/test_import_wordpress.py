@@ -638,3 +638,19 @@ def test_review_page_with_replies_and_a_redirect_page_pass_the_nu_html_checker(i
     messages = json.loads(run.stderr or run.stdout)["messages"]
     assert [m["message"] for m in messages if m.get("type") in ("error", "non-document-error")
             and not any(allowed.search(m["message"]) for allowed in CHECKER_TOO_OLD)] == []
+
+
+def test_a_password_protected_post_stays_a_draft(tmp_path):
+    from blogtools.importers.wordpress import import_wordpress
+
+    root = copy_site(tmp_path / "site")
+    text = WXR.read_text(encoding="utf-8")
+    alien = text.index("<wp:post_id>14</wp:post_id>")
+    at = text.index("<wp:post_password><![CDATA[]]>", alien)
+    export = tmp_path / "protected.xml"
+    export.write_text(text[:at] + "<wp:post_password><![CDATA[members]]>" +
+                      text[at + len("<wp:post_password><![CDATA[]]>"):], encoding="utf-8")
+    report = import_wordpress(export, root=root).render()
+    assert 'post 14 "Review: Alien (1979)": password-protected on WordPress' in report
+    assert front_matter(review(root, "review-alien-1979"))["Status"] == "draft"
+    assert "members" not in review(root, "review-alien-1979").read_text(encoding="utf-8")

@@ -407,8 +407,10 @@ class WordPressImport:
         if date is None:
             date = dt.datetime.combine(self.today, dt.time(12, 0), zone)
         title = clean_title(item.title) or entry.slug
-        published = item.status == PUBLISHED
-        if not published:
+        published = item.status == PUBLISHED and not item.password
+        if item.password:
+            self.report.note("Kept as drafts", f"{item.label}: password-protected on WordPress")
+        elif not published:
             self.report.note("Kept as drafts", f"{item.label}: WordPress status {item.status!r}")
         excerpt = clean_title(item.excerpt)
         summary = excerpt or (converted.teaser if 0 < len(converted.teaser) <= 300 else "")

@@ -99,6 +99,7 @@ class Item:
     post_parent: str = "0"
     menu_order: str = "0"
     post_type: str = ""
+    password: str = ""  # only ever tested for being set
     attachment_url: str = ""
     terms: list[Term] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
@@ -366,7 +367,7 @@ class WxrReader:
             "wp:post_id": "post_id", "wp:post_date": "post_date", "wp:post_date_gmt": "post_date_gmt",
             "wp:post_name": "post_name", "wp:status": "status", "wp:post_parent": "post_parent",
             "wp:menu_order": "menu_order", "wp:post_type": "post_type",
-            "wp:attachment_url": "attachment_url",
+            "wp:attachment_url": "attachment_url", "wp:post_password": "password",
         }
         for child in element:
             name = short(child.tag)
