@@ -36,21 +36,35 @@ apt_install() {
 "$python" -m venv --help >/dev/null 2>&1 && "$python" -c 'import ensurepip' 2>/dev/null \
   || apt_install python3-venv
 
+# Every build draws social cards: Noto Sans and Noto Sans CJK give them (and the
+# sample posters) accented, Cyrillic, Greek, Chinese, Japanese and Korean letters.
+apt_install fonts-noto-core fonts-noto-cjk
+
 if [ "$mode" = test ]; then
   # rsync + sshd for the publishing tests, git for gh-pages, Chromium for the
-  # browser tests, a Java runtime for the Nu HTML Checker, nginx for the redirect-map test.
-  apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core nginx
+  # browser tests, a Java runtime and npm for the Nu HTML Checker, PostgreSQL's
+  # server for the receiver's tests (each run starts a throwaway cluster of its
+  # own on 127.0.0.1; the system cluster is not used), nginx for the redirect-map test.
+  apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core postgresql nginx
+  # Debian's npm only when there is none: a Node.js installed another way
+  # (nvm, NodeSource) would conflict with it.
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 fi
 
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-requirements=requirements.txt
-[ "$mode" = test ] && requirements=requirements-dev.txt
-.venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
+# The project itself, editable, with its pinned dependencies (pyproject.toml);
+# the test run adds the dev extras.
+target=.
+[ "$mode" = test ] && target=".[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
 
 if [ "$mode" = serve ]; then
   exec .venv/bin/invoke reserve
 else
+  # The Nu HTML Checker (vnu.jar), at the version tests/package-lock.json pins.
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+  .venv/bin/ruff check .
   exec .venv/bin/python -m pytest "${@:2}"
 fi

@@ -86,6 +86,16 @@ FILMREVIEWS_GENRE_FEED_RSS = "feeds/genres/{slug}.rss.xml"
 
 # --- Rendering ----------------------------------------------------------------------
 THEME = "theme"
+# Templates escape every value they print. What really is HTML says so: the
+# plugin builds its markup as markupsafe.Markup, and the theme prints Pelican's
+# rendered content, summaries and titles with |safe. The other keys are
+# Pelican's defaults, spelled out so this dict reads complete.
+JINJA_ENVIRONMENT = {
+    "autoescape": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "extensions": [],
+}
 TYPOGRIFY = True  # curly quotes, dashes, ellipses, widows, small caps
 # Poster derivatives (AVIF, WebP, JPEG) at these widths, never wider than the
 # source; encoded once into the cache folder (relative to the project root, gitignored).

@@ -1,10 +1,14 @@
 """Production settings: everything in pelicanconf.py, plus what differs online."""
 
 import os
-import sys
+from pathlib import Path
 
-sys.path.append(os.curdir)
-from pelicanconf import *  # noqa: E402,F403
+from pelican.settings import load_source
+
+# Pelican reads settings files by path; the preview settings are read the same
+# way, so this works from any working directory without touching sys.path.
+_preview = load_source("pelicanconf", str(Path(__file__).with_name("pelicanconf.py")))
+globals().update({name: value for name, value in vars(_preview).items() if name.isupper()})
 
 SITEURL = os.environ.get("SITEURL", "https://reelnotes.example.org")
 RELATIVE_URLS = False
@@ -20,6 +24,13 @@ PUBLISH_SSH_USER = ""  # e.g. "deploy"
 PUBLISH_SSH_PATH = ""  # e.g. "/var/www/reelnotes" (never a folder of the site itself)
 PUBLISH_SSH_OPTIONS = ""  # extra ssh arguments, e.g. "-i ~/.ssh/reelnotes_deploy"
 PUBLISH_TARGET = ""  # a local folder outside the site instead of SSH (PUBLISH_SSH_HOST must be empty)
+# `invoke publish --s3`: object storage (AWS S3, Cloudflare R2, MinIO, Backblaze B2...).
+# Credentials come from the usual AWS sources (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+# AWS_PROFILE and ~/.aws/credentials), never from this file.
+PUBLISH_S3_BUCKET = ""  # e.g. "reelnotes-site"
+PUBLISH_S3_PREFIX = ""  # a folder in the bucket for the site, e.g. "reelnotes/"; empty: the whole bucket
+PUBLISH_S3_REGION = ""  # e.g. "eu-west-1"; "auto" for Cloudflare R2; empty: the AWS default
+PUBLISH_S3_ENDPOINT_URL = ""  # empty for AWS; e.g. "https://ACCOUNT.r2.cloudflarestorage.com"
 GITHUB_PAGES_REMOTE = "origin"
 GITHUB_PAGES_BRANCH = "gh-pages"
 

@@ -1,7 +1,7 @@
 """Invoke tasks for Reel Notes: `invoke --list` shows them, README.md ("Tasks") explains them.
 
 Each task is a thin wrapper over a tested function in blogtools/ (or in the
-plugin's linkbacks package); bad input ends in a one-paragraph message and a
+linkbacks service's cli module); bad input ends in a one-paragraph message and a
 non-zero exit, never a traceback. Task names and meanings follow the tasks.py
 that pelican-quickstart writes, plus `new`, `check`, `test`, `bench`,
 `posters` and the `linkbacks.*` moderation tasks.
@@ -15,9 +15,6 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 ROOT = Path(__file__).resolve().parent
-for _path in (ROOT, ROOT / "plugins"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 SETTINGS_BASE = "pelicanconf.py"
 SETTINGS_PUBLISH = "publishconf.py"
@@ -31,7 +28,7 @@ def _settings(settings_file=SETTINGS_BASE):
     try:
         return read_site_settings(settings_file, ROOT)
     except (FileNotFoundError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 def _output_path():
@@ -89,12 +86,13 @@ def regenerate(c):
 def serve(c, host=HOST, port=None, open=False):
     """Serve output/ at http://localhost:8000/."""
     # port=None rather than PORT: invoke would turn a bad --port into a traceback.
-    from blogtools.preview import ServeError, port_number, serve as serve_site
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import serve as serve_site
 
     try:
         serve_site(_output_path(), host, port_number(port, PORT), open)
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})"})
@@ -105,7 +103,7 @@ def reserve(c, host=HOST, port=None):
     try:
         refuse_busy_port(host, port_number(port, PORT))  # before the build, not after it
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     build(c)
     serve(c, host=host, port=port)
 
@@ -128,34 +126,50 @@ def livereload(c, host=HOST, port=None, open=False):
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
     settings files.
     """
-    from blogtools.preview import ServeError, livereload as run_livereload, port_number
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import livereload as run_livereload
     from blogtools.site_settings import SettingsError
 
     try:
         run_livereload(ROOT, SETTINGS_BASE, host, port_number(port, PORT), open)
     except (ServeError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={
     "target": "deploy into this local folder instead of over SSH",
-    "dry-run": "only list what would change (rsync --dry-run --itemize-changes)",
+    "dry-run": "only list what would change (new, changed and deleted files)",
     "send-linkbacks": "after a successful deploy, send linkbacks for new external links",
+    "s3": "upload to object storage (PUBLISH_S3_* settings) instead of rsync",
+    "keep-deleted": "with --s3: leave objects the build no longer has in the bucket",
 })
-def publish(c, target=None, dry_run=False, send_linkbacks=False):
-    """Deploy a checked production build with rsync.
+def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_deleted=False):
+    """Deploy a checked production build (rsync, or --s3).
 
     Builds with publishconf.py into a temporary folder, refuses on any problem
     or an empty build, then rsyncs over SSH (PUBLISH_SSH_* settings or
-    environment variables) or into a local folder (--target / PUBLISH_TARGET).
+    environment variables) or into a local folder (--target / PUBLISH_TARGET),
+    or with --s3 uploads what changed to a bucket (PUBLISH_S3_*).
     """
-    from blogtools.publish import PublishError, publish as publish_site
+    from blogtools.publish import PublishError
+    from blogtools.publish import publish as publish_site
 
     try:
-        publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
-                     send_linkbacks=send_linkbacks)
+        if s3:
+            from blogtools.publish_s3 import publish_s3
+
+            if target:
+                raise PublishError("--target and --s3 are two different destinations: give one of them")
+            publish_s3(ROOT, SETTINGS_PUBLISH, dry_run=dry_run, keep_deleted=keep_deleted,
+                       send_linkbacks=send_linkbacks)
+        elif keep_deleted:
+            raise PublishError("--keep-deleted only applies with --s3 (rsync makes the target "
+                               "exactly the build)")
+        else:
+            publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
+                         send_linkbacks=send_linkbacks)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"remote": "git remote (default: GITHUB_PAGES_REMOTE, origin)",
@@ -167,12 +181,13 @@ def gh_pages(c, remote=None, branch=None, message=None):
     Builds with publishconf.py, refuses on any problem, then runs ghp-import
     (-n -p) to GITHUB_PAGES_REMOTE / GITHUB_PAGES_BRANCH.
     """
-    from blogtools.publish import PublishError, gh_pages as push_pages
+    from blogtools.publish import PublishError
+    from blogtools.publish import gh_pages as push_pages
 
     try:
         push_pages(ROOT, SETTINGS_PUBLISH, remote=remote, branch=branch, message=message)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"title": "the film's title, e.g. \"Her\"", "year": "the film's release year",
@@ -185,7 +200,7 @@ def new(c, title, year=None, rewatch=False):
     try:
         path = new_review(title, year, rewatch=rewatch, root=ROOT)
     except (NewReviewError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
@@ -236,36 +251,36 @@ def posters(c, overwrite=False):
 
 
 # --- linkbacks.*: the receiver and its moderation queue -------------------------
-# The linkbacks package is imported inside each task so `invoke --list` works
-# even where its dependencies are missing. Its problems arrive as
+# Thin wrappers over linkbacks.cli, imported inside each task so `invoke --list`
+# works even where its dependencies are missing. Where the files are comes from
+# publishconf.py (defaults: reelnotes.settings); problems arrive as
 # cli.LinkbacksError, already worded for the user.
 
-def _linkbacks_db():
-    return str(ROOT / _settings().get("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3"))
-
-
-def _linkbacks_cli():
+def _linkbacks():
+    """The linkbacks CLI module and the site's linkbacks files (cli.SiteFiles)."""
     try:
-        from filmreviews.linkbacks import cli
+        from linkbacks import cli
     except ImportError as exc:
         raise Exit(f"The linkbacks tools cannot be loaded ({exc}); "
-                   "run the bootstrap to install the requirements.", code=1)
-    return cli
+                   "run the bootstrap to install the requirements.", code=1) from None
+    try:
+        return cli, cli.site_files(_settings(SETTINGS_PUBLISH), ROOT, SETTINGS_PUBLISH)
+    except cli.LinkbacksError as exc:
+        raise Exit(str(exc), code=1) from None
 
 
-def _linkbacks_call(name, *args, **kwargs):
+def _linkbacks_call(cli, name, *args, **kwargs):
     """Call cli.<name>; a LinkbacksError ends the task with its message and exit 1."""
-    cli = _linkbacks_cli()
     try:
         return getattr(cli, name)(*args, **kwargs)
     except cli.LinkbacksError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(name="serve", help={
     "host": "address to listen on (default 127.0.0.1)",
-    "port": "port (default 8001)",
-    "db": "SQLite database",
+    "port": "port (default: FILMREVIEWS_LINKBACKS_PORT)",
+    "db": "SQLite file or postgresql:// URL (default FILMREVIEWS_LINKBACKS_DB)",
     "reviews-json": "reviews.json of the live site (default output/reviews.json)",
     "site-url": "the live site's address (default SITEURL from publishconf.py)",
     "base-path": "public path the proxy serves the receiver under "
@@ -275,22 +290,20 @@ def _linkbacks_call(name, *args, **kwargs):
 def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
                     base_path=None, trust_forwarded_for=False):
     """Run the trackback/pingback/webmention receiver."""
-    from urllib.parse import urlsplit
-
-    settings = _settings(SETTINGS_PUBLISH)
-    if base_path is None:
-        base_path = urlsplit(settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT") or "").path
-    # port=None, not 8001: invoke would turn a bad --port into a traceback.
-    _linkbacks_call("serve", host, 8001 if port is None else port, db or _linkbacks_db(),
-                    reviews_json or str(_output_path() / "reviews.json"),
-                    site_url or settings["SITEURL"], base_path=base_path,
+    cli, site = _linkbacks()
+    # port=None, not a number: invoke would turn a bad --port into a traceback.
+    _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
+                    reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
+                    base_path=site.base_path if base_path is None else base_path,
                     trust_forwarded_for=trust_forwarded_for)
 
 
-@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})
+@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)",
+                         "db": "SQLite file or postgresql:// URL"})
 def linkbacks_list(c, status=None, db=None):
     """List received linkbacks."""
-    lines = _linkbacks_call("list_linkbacks", db or _linkbacks_db(), status=status)
+    cli, site = _linkbacks()
+    lines = _linkbacks_call(cli, "list_linkbacks", db or site.db, status=status)
     for line in lines:
         print(line)
     if not lines:
@@ -299,25 +312,25 @@ def linkbacks_list(c, status=None, db=None):
 
 def _moderate(status):
     def moderate(c, id, db=None):
-        _linkbacks_call("set_status", db or _linkbacks_db(), id, status)
+        cli, site = _linkbacks()
+        _linkbacks_call(cli, "set_status", db or site.db, id, status)
         print(f"Linkback #{str(id).lstrip('#')}: {status}")
 
     moderate.__doc__ = f"Mark a linkback as {status}."
     name = {"approved": "approve", "rejected": "reject", "spam": "spam"}[status]
     return task(moderate, name=name,
-                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite database"})
+                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite file or postgresql:// URL"})
 
 
-@task(name="export", help={"db": "SQLite database"})
+@task(name="export", help={"db": "SQLite file or postgresql:// URL"})
 def linkbacks_export(c, db=None):
     """Write approved linkbacks into content/linkbacks/.
 
     Needs output/reviews.json from a build (invoke preview).
     """
-    settings = _settings()
-    for line in _linkbacks_call("export", db or _linkbacks_db(), str(settings["PATH"]),
-                                str(_output_path() / "reviews.json"),
-                                subdir=settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "export", db or site.db, site.content, site.reviews_json,
+                                subdir=site.records_folder):
         print(line)
 
 
@@ -327,20 +340,20 @@ def linkbacks_send(c):
 
     Needs a production build in output/ (invoke preview).
     """
-    settings = _settings(SETTINGS_PUBLISH)
-    cache = ROOT / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    for line in _linkbacks_call("send", str(_output_path()), str(cache),
-                                site_url=settings["SITEURL"], blog_name=settings["SITENAME"]):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "send", site.output, site.sent_cache,
+                                site_url=site.site_url, blog_name=site.site_name):
         print(line)
 
 
-@task(name="reverify", help={"db": "SQLite database"})
+@task(name="reverify", help={"db": "SQLite file or postgresql:// URL"})
 def linkbacks_reverify(c, db=None):
     """Re-check approved linkbacks; reject the dead ones.
 
     Only the database changes: run linkbacks.export (and build) to update the site.
     """
-    for line in _linkbacks_call("reverify", db or _linkbacks_db()):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "reverify", db or site.db):
         print(line)
 
 

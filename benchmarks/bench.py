@@ -12,8 +12,10 @@ it times four builds, each in a fresh process (benchmarks/run_build.py):
   into their existing output folders (ours with a warm poster cache).
 
 It prints seconds (wall time of the process, and the build alone), CPU seconds,
-peak memory, and the ratios ours/stock; then the poster derivative timings from
-benchmarks/posters_bench.py when that module is present.
+peak memory, and the ratios ours/stock; the share of our builds spent on the
+stats pages (the plugin's stats generator, timed inside the build); then the
+poster derivative timings from benchmarks/posters_bench.py when that module is
+present.
 
     python -m benchmarks.bench --reviews 200
     invoke bench
@@ -45,16 +47,16 @@ DEFAULT_POSTER_SAMPLE = 100
 # plugin but the sitemap. Importing pelicanconf keeps the two from drifting.
 STOCK_SETTINGS = '''\
 """Stock Pelican settings for the benchmark (written by benchmarks/bench.py)."""
-import sys
+from pelican.settings import DEFAULT_CONFIG, load_source
 
-sys.path.insert(0, {root!r})
-from pelicanconf import *  # noqa: F403
-from pelican.settings import DEFAULT_CONFIG
+globals().update({{name: value for name, value in vars(load_source("pelicanconf", {pelicanconf!r})).items()
+                  if name.isupper()}})
 
 SITENAME = "Reel Notes (stock)"
 PATH = {path!r}
 CACHE_PATH = {cache!r}
 THEME = DEFAULT_CONFIG["THEME"]
+JINJA_ENVIRONMENT = DEFAULT_CONFIG["JINJA_ENVIRONMENT"]  # Pelican's theme expects autoescape off
 DIRECT_TEMPLATES = ["index", "archives", "tags", "authors"]
 PLUGIN_PATHS = []
 PLUGINS = ["sitemap"]
@@ -74,6 +76,7 @@ class Build:
     problems: list
     warnings: int
     error: str | None
+    stats_seconds: float | None = None
 
 
 def _run_build(site: str, kind: str, settings: Path, output: Path, overrides: dict) -> Build:
@@ -89,13 +92,16 @@ def _run_build(site: str, kind: str, settings: Path, output: Path, overrides: di
                      f"the build process exited with {done.returncode}: " + " | ".join(tail))
     report = json.loads(lines[-1][len(RESULT_PREFIX):])
     return Build(site, kind, wall, report["seconds"], report["cpu_seconds"], report["peak_mb"],
-                 report["articles"], report["problems"], report["warnings"], report["error"])
+                 report["articles"], report["problems"], report["warnings"], report["error"],
+                 report.get("stats_seconds"))
 
 
 def _fingerprint(reviews: int, seed: str) -> str:
     """Identifies a corpus: its size, seed and the code that draws it."""
     digest = hashlib.sha256(f"{reviews}|{seed}".encode())
-    for module in (ROOT / "benchmarks" / "corpus.py", ROOT / "blogtools" / "sample_posters.py"):
+    for module in (ROOT / "benchmarks" / "corpus.py", ROOT / "blogtools" / "sample_posters.py",
+                   ROOT / "plugins" / "filmreviews" / "typesetting.py",
+                   ROOT / "content" / "extra" / "robots.txt"):
         if module.is_file():
             digest.update(module.read_bytes())
     return digest.hexdigest()
@@ -138,7 +144,7 @@ def run_builds(content: Path, workdir: Path) -> list[Build]:
     poster_cache = workdir / "poster-cache"
     ours_cache, stock_cache = workdir / "pelican-cache-ours", workdir / "pelican-cache-stock"
     stock_settings = workdir / "stockconf.py"
-    stock_settings.write_text(STOCK_SETTINGS.format(root=str(ROOT), path=str(content), cache=str(stock_cache)),
+    stock_settings.write_text(STOCK_SETTINGS.format(pelicanconf=str(ROOT / "pelicanconf.py"), path=str(content), cache=str(stock_cache)),
                               encoding="utf-8")
     ours_settings = ROOT / "pelicanconf.py"
     ours_overrides = {
@@ -185,12 +191,25 @@ def print_builds(builds: list[Build], reviews: int) -> None:
         print(f"ours/stock, {labels[kind]}: {_ratio(ours.wall, stock.wall)} wall, "
               f"{_ratio(ours.seconds, stock.seconds)} build")
     for b in builds:
+        if b.site == "ours" and not b.error:
+            print_stats_share(b, labels[b.kind])
+    for b in builds:
         if b.error:
             print(f"{b.site} {b.kind} build FAILED: {b.error}")
         elif b.articles != reviews:
             print(f"{b.site} {b.kind} build wrote {b.articles} review pages, expected {reviews}")
         if b.site == "ours" and b.problems:
             print(f"{b.site} {b.kind} build reported {len(b.problems)} problem(s), e.g.: {b.problems[0]}")
+
+
+def print_stats_share(build: Build, label: str) -> None:
+    """How much of one of our builds the stats pages took (counting and writing)."""
+    if build.stats_seconds is None:
+        print(f"stats pages, {label}: not timed (no stats generator in the plugin)")
+        return
+    share = 100 * build.stats_seconds / build.seconds if build.seconds > 0 else 0.0
+    print(f"stats pages, {label}: {build.stats_seconds:.3f} s of the {build.seconds:.2f} s build "
+          f"({share:.2f}%)")
 
 
 def print_poster_timings(content: Path, workdir: Path, sample: int) -> None:

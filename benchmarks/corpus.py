@@ -302,11 +302,8 @@ Slug: about
 
 A benchmark corpus: every review here is made up by a seeded generator.
 """
-ROBOTS = """User-agent: *
-Allow: /
-
-Sitemap: {{ SITEURL }}/sitemap.xml
-"""
+# The site's own robots.txt template, so the corpus builds it the same way.
+ROBOTS = Path(__file__).resolve().parent.parent / "content" / "extra" / "robots.txt"
 
 
 def generate_corpus(dest: str | Path, reviews: int = DEFAULT_REVIEWS, seed: str = DEFAULT_SEED,
@@ -328,7 +325,7 @@ def generate_corpus(dest: str | Path, reviews: int = DEFAULT_REVIEWS, seed: str 
     for folder in ("reviews", "images/posters", "pages", "extra", "linkbacks"):
         (dest / folder).mkdir(parents=True, exist_ok=True)
     (dest / "pages" / "about.md").write_text(ABOUT_PAGE, encoding="utf-8")
-    (dest / "extra" / "robots.txt").write_text(ROBOTS, encoding="utf-8")
+    (dest / "extra" / "robots.txt").write_bytes(ROBOTS.read_bytes())
 
     written: list[Path] = []
     taken: set[str] = set()

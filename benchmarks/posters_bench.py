@@ -20,13 +20,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-for folder in (ROOT, ROOT / "plugins"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from filmreviews.posters import DEFAULT_WIDTHS, cache_posters  # noqa: E402
-from filmreviews.social_card import CardText  # noqa: E402
+from filmreviews.posters.cache import DEFAULT_WIDTHS, PosterRequest, cache_posters
+from filmreviews.social_card import CardText
 
 SOURCE_SIZE = (800, 1200)  # the sample posters' size
 
@@ -45,8 +40,8 @@ def draw_posters(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def _texts(paths) -> list[tuple[Path, CardText]]:
-    return [(path, CardText(path.stem.replace("-", " ").title(), 2000, 3.5, "3.5 out of 5", "Bench"))
+def _requests(paths) -> list[PosterRequest]:
+    return [PosterRequest(path, CardText(path.stem.replace("-", " ").title(), 2000, 3.5, "3.5 out of 5", "Bench"))
             for path in paths]
 
 
@@ -56,7 +51,7 @@ def time_posters(poster_paths, cache_dir, widths=DEFAULT_WIDTHS) -> dict:
     The first run should find `cache_dir` empty (cold), the second finds
     everything cached (warm) and must encode nothing.
     """
-    requests = _texts([Path(p) for p in poster_paths])
+    requests = _requests([Path(p) for p in poster_paths])
     started = time.perf_counter()
     cold_results, cold = cache_posters(requests, Path(cache_dir), widths)
     cold_seconds = time.perf_counter() - started

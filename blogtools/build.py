@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filmreviews import problems
+
 ROOT = Path(__file__).resolve().parent.parent
 
-# Pelican warnings that mean a reader would see a broken page.
+# Pelican's own warnings that mean a reader would see a broken page. The
+# plugin's problems are not recognised here: it hands them over as records.
 BROKEN_OUTPUT = (
     re.compile(r"Unable to find"),  # unresolved {static}/{filename} link
     # A {static} link to a missing file: Pelican keeps the link (a broken image)
@@ -27,15 +29,8 @@ BROKEN_OUTPUT = (
     re.compile(r"overwrit", re.I),  # two contents saved to one path
     # Two sources with one slug: the only message that names both files.
     re.compile(r"There are \d+ original .*items with slug"),
-    re.compile(r"Review problem"),  # our own validation
-    re.compile(r"Poster problem"),  # a poster that cannot be decoded
-    re.compile(r"Linkback problem"),
-    re.compile(r"Redirect problem"),  # a bad row in content/redirects.csv
-    re.compile(r"Search problem"),  # no search index was built
-    re.compile(r"(Feed|Browse) setting problem"),  # pages or feeds silently missing
     re.compile(r"Could not process", re.I),  # a file Pelican skipped entirely
     re.compile(r"Skipping", re.I),
-    re.compile(r"TemplateNotFound|template", re.I),
 )
 
 
@@ -79,15 +74,14 @@ def _reset_sitemap_plugin() -> None:
 
 # Pelican's own line about a file it then skipped; ours already says why.
 PELICAN_ECHO = re.compile(r"^(Skipping |Unknown status |Could not process )")
-REVIEW_PROBLEM = re.compile(r"^Review problem: ([^:]+): ")
 
 
-def without_echoes(problems: list[str]) -> list[str]:
-    """Drop Pelican's generic line about a file when a Review problem names it,
-    so one mistake is reported once, in file/field/value/expected form."""
-    named = {match.group(1).split("/", 1)[-1] for match in map(REVIEW_PROBLEM.match, problems) if match}
-    return [p for p in problems
-            if not (PELICAN_ECHO.match(p) and any(path in p for path in named))]
+def without_echoes(pelican_problems: list[str], ours: list[problems.Problem]) -> list[str]:
+    """Drop Pelican's generic line about a file when one of our problems names
+    it, so one mistake is reported once, in file/field/value/expected form."""
+    named = {problem.source_path.split("/", 1)[-1] for problem in ours if problem.source_path}
+    return [message for message in pelican_problems
+            if not (PELICAN_ECHO.match(message) and any(path in message for path in named))]
 
 
 def is_problem(message: str) -> bool:
@@ -114,10 +108,7 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     for logger in watched:
         logger.addHandler(collector)
     try:
-        with chdir(root):
-            # publishconf.py does `from pelicanconf import *`: a pelicanconf
-            # cached from another site root must not leak into this build.
-            sys.modules.pop("pelicanconf", None)
+        with chdir(root), problems.collecting() as reported:
             override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False}
             override.update(overrides or {})
             settings = read_settings(str(Path(settings_file).resolve()), override=override)
@@ -129,7 +120,9 @@ def build_site(settings_file: str | Path, output_path: str | Path,
         for logger in watched:
             logger.removeHandler(collector)
     result.warnings = collector.messages
-    result.problems = without_echoes([m for m in collector.messages if is_problem(m)])
+    pelican_problems = [message for message in collector.messages if is_problem(message)]
+    result.problems = ([problem.message for problem in reported]
+                       + without_echoes(pelican_problems, reported))
     if result.error:
         result.problems.append(f"Build failed: {result.error}")
     result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \

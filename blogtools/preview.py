@@ -207,9 +207,6 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", default="pelicanconf.py")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
-    for path in (args.root.resolve(), args.root.resolve() / "plugins"):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
     result = build_preview(args.root, args.settings, args.output)
     return 1 if result.error else 0
 

@@ -6,9 +6,10 @@ copyrighted, so this module draws a simple, deterministic stand-in for each
 one: a 2:3 colour field with a gradient and a geometric motif, the film
 title in large type, the year, and the director.
 
-Only Pillow is needed; the type comes from Pillow's built-in scalable font
-(``ImageFont.load_default(size=...)``, Pillow >= 10.1), so no system fonts
-are required.  The same input always produces the same image.
+The type is set by the plugin's ``filmreviews.typesetting`` (Noto Sans, with
+Noto Sans CJK for Chinese, Japanese and Korean; DejaVu Sans or Pillow's
+built-in font when those are missing), the same as the social cards.  On one
+machine the same input always produces the same image.
 
 Usage, from the repository root::
 
@@ -21,13 +22,15 @@ from __future__ import annotations
 import argparse
 import colorsys
 import hashlib
-import functools
+import io
 import math
 import sys
-import unicodedata
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from filmreviews.typesetting import typeface
+from PIL import Image, ImageDraw
+
+from reelnotes.files import atomic_write
 
 DEFAULT_SIZE = (800, 1200)
 JPEG_OPTIONS = {"quality": 82, "optimize": True, "progressive": True}
@@ -92,133 +95,6 @@ def poster_jobs(content_dir) -> list[tuple[Path, str, str, str]]:
 # --------------------------------------------------------------------------
 # Drawing
 # --------------------------------------------------------------------------
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType
-        return ImageFont.load_default()
-
-
-# Pillow's built-in font covers little beyond ASCII, so letters it cannot
-# draw are transliterated (É -> E, ß -> SS, „ -> ") rather than shown as boxes.
-_FALLBACKS = {"ß": "SS", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O",
-              "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Þ": "Th",
-              "þ": "th", "„": '"', "‚": "'", "«": '"', "»": '"', "—": "-",
-              "–": "-", "×": "x"}
-
-
-def _glyph_mask(char: str) -> bytes:
-    font = _font(40)
-    im = Image.new("L", (80, 80))
-    ImageDraw.Draw(im).text((10, 10), char, font=font, fill=255)
-    return im.tobytes()
-
-
-@functools.lru_cache(maxsize=None)
-def _can_draw(char: str) -> bool:
-    if char.isspace() or ord(char) < 128:
-        return True
-    return _glyph_mask(char) != _glyph_mask("\uffff")
-
-
-def drawable(text: str) -> str:
-    """Return *text* with characters the built-in font lacks replaced."""
-    out = []
-    for char in text:
-        if _can_draw(char):
-            out.append(char)
-            continue
-        base = "".join(c for c in unicodedata.normalize("NFKD", char)
-                       if not unicodedata.combining(c))
-        if base and all(_can_draw(c) for c in base):
-            out.append(base)
-        elif char in _FALLBACKS:
-            out.append(_FALLBACKS[char])
-        else:
-            out.append("?")
-    return "".join(out)
-
-
-def _text_width(font, text: str) -> float:
-    return font.getlength(text)
-
-
-def _wrap(text: str, font, max_width: float) -> list[str] | None:
-    """Greedy word wrap; ``None`` if a single word is wider than max_width."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        if _text_width(font, word) > max_width:
-            return None
-        candidate = f"{current} {word}" if current else word
-        if _text_width(font, candidate) <= max_width:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    if current:
-        lines.append(current)
-    return lines
-
-
-def _balance(text: str, font, max_width: float, n_lines: int) -> list[str]:
-    """Narrow the wrap width as far as possible without adding lines,
-    so a title splits into lines of similar length."""
-    lo, hi = 0.0, float(max_width)
-    for _ in range(16):
-        mid = (lo + hi) / 2
-        lines = _wrap(text, font, mid)
-        if lines is not None and len(lines) <= n_lines:
-            hi = mid
-        else:
-            lo = mid
-    return _wrap(text, font, hi) or _wrap(text, font, max_width)
-
-
-def _has_orphan(lines: list[str]) -> bool:
-    """True when a wrapped line is a lone token of one or two characters."""
-    return len(lines) > 1 and any(len(line) <= 2 for line in lines)
-
-
-def _hard_break(text: str, font, max_width: float) -> list[str]:
-    """Wrap, splitting words that are wider than max_width by characters."""
-    pieces = []
-    for word in text.split():
-        while _text_width(font, word) > max_width and len(word) > 1:
-            cut = len(word) - 1
-            while cut > 1 and _text_width(font, word[:cut]) > max_width:
-                cut -= 1
-            pieces.append(word[:cut])
-            word = word[cut:]
-        pieces.append(word)
-    return _wrap(" ".join(pieces), font, max_width) or pieces
-
-
-def _fit_title(text: str, max_width: float, max_lines: int, largest: int, smallest: int):
-    """Pick a font size and line breaks for *text*.
-
-    Takes the largest size at which the text wraps into at most max_lines,
-    unless a slightly smaller size (down to 70% of the largest) avoids a
-    line holding only a stray short token such as "2" or "7".
-    """
-    first = None
-    size = largest
-    while True:
-        font = _font(size)
-        lines = _wrap(text, font, max_width)
-        if lines is not None and len(lines) <= max_lines:
-            lines = _balance(text, font, max_width, len(lines))
-            if first is None:
-                first = (font, size, lines)
-            if not _has_orphan(lines) or size < largest * 0.7:
-                return first if _has_orphan(lines) else (font, size, lines)
-        if size <= smallest:
-            if first is not None:
-                return first
-            return font, size, _hard_break(text, font, max_width)
-        size = max(smallest, int(size * 0.94))
-
 
 def _palette(seed: str):
     """Derive colours from a hash of *seed*: (top, bottom, accent)."""
@@ -288,7 +164,9 @@ def draw_poster(title: str, year, director: str, size=DEFAULT_SIZE, *, seed: str
     director = " ".join(str(director or "").split())
     if seed is None:
         seed = f"{title}|{year}|{director}"
-    title, year, director = drawable(title), drawable(year), drawable(director)
+    bold, regular = typeface("bold"), typeface("regular")
+    title = bold.drawable(title) or "Untitled"
+    year, director = bold.drawable(year), regular.drawable(director)
 
     top, bottom, accent, digest = _palette(seed)
 
@@ -312,32 +190,30 @@ def draw_poster(title: str, year, director: str, size=DEFAULT_SIZE, *, seed: str
     # Credits, bottom up: director, rule, year, title.
     y = h - margin
     if director:
-        dfont, _, dlines = _fit_title(f"directed by {director}".upper(), text_width, 2,
-                                      round(32 * scale), round(18 * scale))
-        line_h = round(dfont.size * 1.25) if hasattr(dfont, "size") else 14
+        dsize, dlines = regular.fit(f"directed by {director}".upper(), text_width, 2,
+                                    round(32 * scale), round(18 * scale))
+        line_h = round(dsize * 1.25)
         y -= line_h * len(dlines)
         for i, line in enumerate(dlines):
-            draw.text((margin, y + i * line_h), line, font=dfont, fill=(255, 255, 255, 215))
+            regular.draw(draw, (margin, y + i * line_h), line, dsize, (255, 255, 255, 215))
         y -= round(28 * scale)
     draw.rectangle((margin, y, margin + round(120 * scale), y + max(2, round(5 * scale))),
                    fill=accent + (255,))
     y -= round(26 * scale)
     if year:
-        yfont = _font(round(52 * scale))
-        left, tb, right, bb = draw.textbbox((0, 0), year, font=yfont)
-        y -= bb
-        draw.text((margin, y), year, font=yfont, fill=accent + (255,))
+        ysize = round(52 * scale)
+        y -= round(bold.bbox(year, ysize)[3])
+        bold.draw(draw, (margin, y), year, ysize, accent + (255,))
         y -= round(30 * scale)
 
-    tfont, tsize, tlines = _fit_title(title.upper(), text_width, 5,
-                                      round(124 * scale), round(44 * scale))
+    tsize, tlines = bold.fit(title.upper(), text_width, 5, round(124 * scale), round(44 * scale))
     line_h = round(tsize * 1.06)
     y -= line_h * len(tlines)
     offset = max(2, round(4 * scale))
     for i, line in enumerate(tlines):
         ly = y + i * line_h
-        draw.text((margin + offset, ly + offset), line, font=tfont, fill=shadow)
-        draw.text((margin, ly), line, font=tfont, fill=white)
+        bold.draw(draw, (margin + offset, ly + offset), line, tsize, shadow)
+        bold.draw(draw, (margin, ly), line, tsize, white)
 
     return img
 
@@ -356,10 +232,9 @@ def generate(content_dir=DEFAULT_CONTENT, overwrite: bool = False) -> list[Path]
         if target.exists() and not overwrite:
             continue
         image = draw_poster(title, year, director, seed=target.stem)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        image.save(tmp, "JPEG", **JPEG_OPTIONS)
-        tmp.replace(target)
+        encoded = io.BytesIO()
+        image.save(encoded, "JPEG", **JPEG_OPTIONS)
+        atomic_write(target, encoded.getvalue())
         written.append(target)
     return written
 

@@ -36,7 +36,7 @@ def copy_site(destination: Path, poster_cache: Path | None = None) -> Path:
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     if poster_cache is not None:
-        # Where posters.py keeps derivatives by default (cache/posters under the site root).
+        # Where the posters package keeps derivatives by default (cache/posters under the site root).
         (destination / "cache").mkdir(exist_ok=True)
         (destination / "cache" / "posters").symlink_to(poster_cache, target_is_directory=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -57,6 +57,17 @@ def site_with_reviews(tmp_path_factory, name, reviews):
     for file_name, text in reviews.items():
         (root / "content" / "reviews" / file_name).write_text(text, encoding="utf-8")
     return root
+
+
+def build_reviews(tmp_path_factory, name, reviews, settings_file="publishconf.py"):
+    """Build a private copy of the site whose only reviews are `reviews`; the
+    build must run to the end (problems are the caller's to check)."""
+    from blogtools.build import build_site
+
+    root = site_with_reviews(tmp_path_factory, name, reviews)
+    result = build_site(root / settings_file, root / "output", root=root)
+    assert result.error is None, result.error
+    return result
 
 
 def set_field(review: Path, field: str, value: str) -> None:

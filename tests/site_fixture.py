@@ -1,8 +1,9 @@
-"""Helpers for tests that read or serve a built site.
+"""Helpers for tests that read or serve a built site, or render the theme.
 
 The build itself is the session fixture `preview_build` in conftest.py; this
 module adds what several test files need around it: the list of generated
-pages, and a local web server for the browser tests.
+pages, a local web server for the browser tests, and the theme's Jinja
+environment for tests that render one partial.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import jinja2
 from bs4 import BeautifulSoup
 
+ROOT = Path(__file__).resolve().parent.parent
 # Folders in the output that the site did not write as pages of its own.
 GENERATED_ELSEWHERE = ("pagefind",)
 
@@ -29,6 +32,15 @@ def html_pages(output: Path) -> list[Path]:
 
 def soup_of(path: Path) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def theme_environment() -> jinja2.Environment:
+    """The theme's templates with the Jinja options Pelican uses for this site
+    (JINJA_ENVIRONMENT from pelicanconf.py, autoescape included)."""
+    from pelican.settings import read_settings
+
+    options = read_settings(str(ROOT / "pelicanconf.py"))["JINJA_ENVIRONMENT"]
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "theme" / "templates"), **options)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -9,7 +9,7 @@ import pytest
 
 from blogtools.check import check_site
 from blogtools.site_settings import SettingsError, read_site_settings
-from site_copy import copy_site, run_invoke, set_field, shared_poster_cache
+from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache
 
 TASKS = ("clean", "build", "rebuild", "regenerate", "serve", "reserve", "preview", "livereload",
          "publish", "gh-pages", "new", "check", "test", "bench", "posters",
@@ -130,7 +130,7 @@ def test_drafts_are_not_checked(good_site, tmp_path, tmp_path_factory):
 
 
 def test_invoke_lists_every_task_with_a_one_line_description():
-    from site_copy import ROOT
+    from tests.site_copy import ROOT
 
     run = run_invoke(ROOT, "--list")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from import_support import LETTERBOXD, body, find_personal_data, front_matter
-from site_copy import copy_site, run_invoke, shared_poster_cache, snapshot, tree
+from tests.import_support import LETTERBOXD, body, find_personal_data, front_matter
+from tests.site_copy import copy_site, run_invoke, shared_poster_cache, snapshot, tree
 
 
 @pytest.fixture(scope="module")

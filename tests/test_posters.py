@@ -18,12 +18,13 @@ from urllib.parse import urljoin
 
 import pytest
 from bs4 import BeautifulSoup
-from jinja2 import Environment, FileSystemLoader
+from filmreviews.posters import SIZES, Poster, PosterImage, PosterSource, posters_attached
+from filmreviews.posters.cache import EncodeStats
+from filmreviews.posters.encode import plan_widths
 from PIL import Image, ImageDraw
 
 from blogtools.build import build_site
-from filmreviews import posters
-from filmreviews.posters import Poster, PosterImage, PosterSource
+from tests.site_fixture import theme_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVED = "images/posters/derived"
@@ -122,7 +123,7 @@ def make_site(site: Path) -> None:
 @dataclass
 class Build:
     result: object
-    stats: posters.EncodeStats
+    stats: EncodeStats
     files: dict[str, bytes]  # derived file name -> content, right after the build
 
     @property
@@ -131,12 +132,22 @@ class Build:
 
 
 def build(site: Path, output: Path) -> Build:
-    result = build_site("pelicanconf.py", output, root=site,
-                        overrides={"TYPOGRIFY": False, "FILMREVIEWS_POSTER_CACHE": "cache/posters"})
+    sent = []
+
+    def keep(generator, stats):
+        sent.append(stats)
+
+    posters_attached.connect(keep)
+    try:
+        result = build_site("pelicanconf.py", output, root=site,
+                            overrides={"TYPOGRIFY": False, "FILMREVIEWS_POSTER_CACHE": "cache/posters"})
+    finally:
+        posters_attached.disconnect(keep)
     assert result.error is None, result.error
+    assert len(sent) == 1, "one build attaches posters once"
     derived = output / DERIVED
     files = {p.name: p.read_bytes() for p in derived.iterdir()} if derived.is_dir() else {}
-    return Build(result, posters.ENCODE_STATS, files)
+    return Build(result, sent[0], files)
 
 
 @pytest.fixture(scope="module")
@@ -310,14 +321,14 @@ def test_review_page_picture_has_sources_sizes_and_an_eager_img(builds):
     picture = img.find_parent("picture")
     sources = picture.find_all("source")
     assert [s["type"] for s in sources] == ["image/avif", "image/webp"]
-    for source, fmt in zip(sources, ("AVIF", "WEBP")):
-        assert source["sizes"] == posters.SIZES["large"]
+    for source, fmt in zip(sources, ("AVIF", "WEBP"), strict=True):
+        assert source["sizes"] == SIZES["large"]
         candidates = [c.split() for c in source["srcset"].split(", ")]
         assert [int(w.rstrip("w")) for _, w in candidates] == list(ALL_WIDTHS)
         for url, width in candidates:
             with Image.open(resolve(cold, "big-reel", url)) as image:
                 assert (image.format, f"{image.width}w") == (fmt, width)
-    assert img["sizes"] == posters.SIZES["large"]
+    assert img["sizes"] == SIZES["large"]
     assert (img["width"], img["height"]) == ("780", "1170")
     assert img["loading"] == "eager" and img["fetchpriority"] == "high"
     assert resolve(cold, "big-reel", img["src"]).suffix == ".jpg"
@@ -340,8 +351,7 @@ def sample_poster(alt: str = "Poster for Her (2013)") -> Poster:
 
 
 def render(poster, **arguments) -> BeautifulSoup:
-    env = Environment(loader=FileSystemLoader(ROOT / "theme" / "templates"))
-    template = env.from_string(
+    template = theme_environment().from_string(
         '{% from "partials/poster_picture.html" import poster_picture with context %}'
         "{{ poster_picture(poster, **arguments) }}")
     return BeautifulSoup(template.render(poster=poster, arguments=arguments, SITEURL="../.."),
@@ -353,7 +363,7 @@ def test_grid_poster_is_lazy_with_small_sizes_and_page_relative_urls():
     img = soup.find("img")
     assert img["loading"] == "lazy" and img["decoding"] == "async"
     assert not img.has_attr("fetchpriority")
-    assert img["sizes"] == posters.SIZES["small"]
+    assert img["sizes"] == SIZES["small"]
     assert img["src"] == f"../../{DERIVED}/her-185-0123456789.jpg"
     assert soup.find("source", type="image/webp")["srcset"] == (
         f"../../{DERIVED}/her-185-0123456789.webp 185w, ../../{DERIVED}/her-342-0123456789.webp 342w")
@@ -388,6 +398,6 @@ def test_unknown_variant_names_the_choices():
 
 
 def test_widths_never_exceed_the_source():
-    assert posters.plan_widths(600, ALL_WIDTHS) == (185, 342, 500)
-    assert posters.plan_widths(780, ALL_WIDTHS) == ALL_WIDTHS
-    assert posters.plan_widths(120, ALL_WIDTHS) == (120,)
+    assert plan_widths(600, ALL_WIDTHS) == (185, 342, 500)
+    assert plan_widths(780, ALL_WIDTHS) == ALL_WIDTHS
+    assert plan_widths(120, ALL_WIDTHS) == (120,)

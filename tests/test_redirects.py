@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from site_copy import copy_site, shared_poster_cache
+from tests.site_copy import copy_site, shared_poster_cache
 
 
 def build_with_table(tmp_path_factory, name, table):

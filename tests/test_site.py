@@ -96,9 +96,20 @@ def test_sitemap_lists_pages_but_not_drafts_404_or_later_list_pages(production_b
     assert not [loc for loc in locs if "dune-part-two" in loc or "space-odyssey" in loc]
 
 
-def test_robots_txt_points_at_the_sitemap(production_build):
-    robots = (production_build.output_path / "robots.txt").read_text(encoding="utf-8")
-    assert "Sitemap: https://reelnotes.example.org/sitemap.xml" in robots
+def robots_lines(build) -> list[str]:
+    return (build.output_path / "robots.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_robots_txt_points_at_the_absolute_sitemap_url(production_build):
+    lines = robots_lines(production_build)
+    assert lines[:2] == ["User-agent: *", "Allow: /"]
+    assert [line for line in lines if line.startswith("Sitemap:")] == [
+        "Sitemap: https://reelnotes.example.org/sitemap.xml"]
+
+
+def test_preview_robots_txt_names_no_sitemap_since_its_urls_are_relative(preview_build):
+    # A relative Sitemap line is invalid (Lighthouse marks it as an SEO error).
+    assert robots_lines(preview_build) == ["User-agent: *", "Allow: /"]
 
 
 @pytest.mark.parametrize("name", ["all.atom.xml", "all.rss.xml"])

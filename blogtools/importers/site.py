@@ -3,8 +3,7 @@
 Everything the importers use from the site's own code is imported here and
 nowhere else -- the review rules, the response records and their store, the
 safe fetcher, the redirect table, the poster generator, the settings reader --
-so that when those modules move (the linkbacks package is leaving the plugin)
-only this file changes. `Site` holds the settings an import needs.
+so that when those modules move only this file changes. `Site` holds the settings an import needs.
 """
 
 from __future__ import annotations
@@ -15,20 +14,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blogtools.sample_posters import JPEG_OPTIONS, draw_poster, read_front_matter
 from blogtools.site_settings import SettingsError, read_site_settings
-from filmreviews.linkbacks.fetch import Fetcher, FetchError  # moving to linkbacks/fetch.py
-from filmreviews.linkbacks.records import (
+from filmreviews.posters.decode import SOURCE_FORMATS
+from filmreviews.redirects import dump_table, parse_table
+from filmreviews.review import FIRST_FILM_YEAR, parse_review
+from linkbacks.fetch import Fetcher, FetchError
+from linkbacks.store import Store
+from reelnotes.contract import (
     AUTHOR_MAX,
     EXCERPT_MAX,
     TITLE_MAX,
     Linkback,
     LinkbackDataError,
-    dump as dump_linkbacks,
-    plain_text,
 )
-from filmreviews.linkbacks.store import Store
-from filmreviews.posters import SOURCE_FORMATS
-from filmreviews.redirects import dump_table, parse_table
-from filmreviews.review import FIRST_FILM_YEAR, parse_review
+from reelnotes.contract import clean_display_text as plain_text
+from reelnotes.contract import dump as dump_linkbacks
 
 from .errors import ImportFailed
 

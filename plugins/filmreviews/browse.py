@@ -14,7 +14,6 @@ future have no pages of their own to link to.
 from __future__ import annotations
 
 import heapq
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from operator import attrgetter
@@ -23,23 +22,11 @@ from pelican.generators import Generator
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
-from .catalog import PROBLEM_PREFIX, display_path
-from .review import Problem
+from reelnotes.settings import browse_patterns, setting
 
-logger = logging.getLogger(__name__)
+from .catalog import display_path
+from .problems import Problem, report, report_settings
 
-# Where each kind of page goes. A page URL ending in "/" is saved as
-# "<url>index.html"; "<key>_save_as" overrides that. An empty URL turns the
-# pages of that kind off (facets are still listed, without links).
-DEFAULT_BROWSE = {
-    "genre_url": "genres/{slug}/",
-    "director_url": "directors/{slug}/",
-    "year_url": "years/{slug}/",
-    "decade_url": "decades/{slug}/",
-    "genres_url": "genres/",
-    "directors_url": "directors/",
-    "years_url": "years/",  # release years and decades share one index
-}
 FACET_KINDS = ("genre", "director", "year", "decade")
 # Keys of `article.browse`, in the order a review page shows them.
 BROWSE_KEYS = {"genre": "genres", "director": "directors", "year": "year", "decade": "decade"}
@@ -49,7 +36,6 @@ INDEXES = (
     ("directors", "Directors", (("director", "Directors"),)),
     ("years", "Years", (("decade", "Decades"), ("year", "Years"))),
 )
-DEFAULT_RELATED_COUNT = 4
 
 
 @dataclass(frozen=True)
@@ -63,54 +49,20 @@ class Facet:
     save_as: str = ""
 
 
-def save_as_for(url: str) -> str:
-    """Where a folder-style URL is written: "genres/drama/" -> "genres/drama/index.html"."""
-    if not url:
-        return ""
-    return url + "index.html" if url.endswith("/") else url
-
-
 def browse_settings(settings) -> dict:
     """FILMREVIEWS_BROWSE merged over the defaults; bad entries are reported and ignored."""
-    given = settings.get("FILMREVIEWS_BROWSE") or {}
-    if not isinstance(given, dict):
-        logger.warning("Browse setting problem: FILMREVIEWS_BROWSE: %r: expected a dict such as "
-                       "{'genre_url': 'genres/{slug}/'}; using the defaults", given)
-        given = {}
-    known = set(DEFAULT_BROWSE) | {key.replace("_url", "_save_as") for key in DEFAULT_BROWSE}
-    merged = dict(DEFAULT_BROWSE)
-    for key, value in given.items():
-        if key not in known:
-            logger.warning("Browse setting problem: FILMREVIEWS_BROWSE: %r: expected one of %s",
-                           key, ", ".join(sorted(known)))
-            continue
-        if not isinstance(value, str):
-            logger.warning("Browse setting problem: FILMREVIEWS_BROWSE[%r]: %r: expected a string",
-                           key, value)
-            continue
-        kind = key.split("_")[0]
-        if kind in FACET_KINDS and value and "{slug}" not in value:
-            logger.warning("Browse setting problem: FILMREVIEWS_BROWSE[%r]: %r: expected a pattern "
-                           "containing {slug}, e.g. %r", key, value, DEFAULT_BROWSE.get(key, ""))
-            continue
-        merged[key] = value
-    for key in DEFAULT_BROWSE:
-        save_key = key.replace("_url", "_save_as")
-        merged.setdefault(save_key, save_as_for(merged[key]))
-        if not merged[key]:
-            merged[save_key] = ""
+    problems = []
+    merged = browse_patterns(settings, problems)
+    report_settings(problems, "Browse setting")
     return merged
 
 
 def related_count(settings) -> int:
     """FILMREVIEWS_RELATED_REVIEWS, or the default when it is not a whole number from 0 up."""
-    count = settings.get("FILMREVIEWS_RELATED_REVIEWS", DEFAULT_RELATED_COUNT)
-    # bool is an int to Python, but True related reviews is a mistake, not 1.
-    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-        return count
-    logger.warning("Browse setting problem: FILMREVIEWS_RELATED_REVIEWS: %r: expected a whole "
-                   "number from 0 up; showing %d related reviews", count, DEFAULT_RELATED_COUNT)
-    return DEFAULT_RELATED_COUNT
+    problems = []
+    count = setting(settings, "FILMREVIEWS_RELATED_REVIEWS", problems)
+    report_settings(problems, "Browse setting")
+    return count
 
 
 class FacetMaker:
@@ -223,9 +175,8 @@ class BrowseGenerator(Generator):
                 for field, name in names:
                     facet = self.maker.make(kind, name)
                     if facet is None:
-                        problem = Problem(display_path(article, self.settings), field, name,
-                                          "a name with at least one letter or digit")
-                        logger.warning("%s: %s", PROBLEM_PREFIX, problem)
+                        report(Problem(display_path(article, self.settings), field, name,
+                                       "a name with at least one letter or digit"))
                         continue
                     if facet.slug in seen:
                         continue

@@ -8,19 +8,20 @@ review URLs other tools (the linkbacks receiver) accept as targets.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import logging
 from collections import defaultdict
 from pathlib import Path
 
 from pelican.contents import Article, Page
+from pelican.readers import MarkdownReader
 
-from .review import parse_review, plain_text
+from reelnotes import contract
+
+from .problems import Problem, report
+from .review import parse_review, text_of_html
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_PREFIX = "Review problem"
 
 
 def display_path(content, settings) -> str:
@@ -34,8 +35,8 @@ def attach_review(content) -> None:
     if not isinstance(content, (Article, Page)):
         return  # static files (posters) are content objects too
     # Every page needs plain text for <title>, meta tags and feeds.
-    content.plain_title = plain_text(getattr(content, "title", ""))
-    content.plain_summary = plain_text(getattr(content, "summary", ""))
+    content.plain_title = text_of_html(getattr(content, "title", ""))
+    content.plain_summary = text_of_html(getattr(content, "summary", ""))
     if not isinstance(content, Article):
         return
     settings = content.settings
@@ -48,7 +49,7 @@ def attach_review(content) -> None:
     # is checked now: it goes live on some later build, with no one looking.
     if content.status != "draft":
         for problem in content.review.problems:
-            logger.warning("%s: %s", PROBLEM_PREFIX, problem)
+            report(problem)
 
 
 def link_rewatches(generator) -> None:
@@ -75,22 +76,17 @@ def drop_unpublished_posters(generator) -> None:
 def write_reviews_index(generator, writer) -> None:
     """article_writer_finalized: write reviews.json listing every published review."""
     siteurl = generator.settings.get("SITEURL", "")
-    index = {
-        "site_url": siteurl,
-        "reviews": [
-            {"slug": a.slug, "url": f"{siteurl}/{a.url}", "title": a.plain_title}
-            for a in generator.articles
-        ],
-    }
-    path = Path(generator.output_path) / "reviews.json"
-    # Written aside and renamed: a running receiver never reads half a file.
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    contract.write_reviews_index(Path(generator.output_path) / contract.REVIEWS_INDEX, siteurl, [
+        contract.ReviewEntry(a.slug, f"{siteurl}/{a.url}", a.plain_title) for a in generator.articles
+    ])
 
 
 class FrontMatterError(ValueError):
     """A front-matter value Pelican itself could not read (e.g. a bad Date)."""
+
+    def __init__(self, field: str, value: str, expected: str):
+        self.parts = (field, value, expected)
+        super().__init__(f"{field}: {value!r}: expected {expected}")
 
 
 def guard_metadata(readers) -> None:
@@ -116,7 +112,7 @@ def _guarded_reader(reader_class):
             except (ValueError, TypeError) as exc:
                 expected = ("a date like 2024-03-02 or 2024-03-02 20:15"
                             if name in ("date", "modified") else f"a readable value ({exc})")
-                raise FrontMatterError(f"{name.capitalize()}: {str(value)!r}: expected {expected}") from None
+                raise FrontMatterError(name.capitalize(), str(value), expected) from None
 
         def read(self, source_path):
             try:
@@ -125,9 +121,42 @@ def _guarded_reader(reader_class):
                 root = Path(self.settings["PATH"])
                 shown = Path(root.name) / Path(source_path).resolve().relative_to(root.resolve())
                 # Pelican then logs only "Could not process <file>"; say what is wrong first.
-                logger.warning("%s: %s: %s", PROBLEM_PREFIX, shown, exc)
+                report(Problem(str(shown), *exc.parts))
                 raise
 
     # Pelican derives the "reader" metadata from the class name.
     GuardedReader.__name__ = GuardedReader.__qualname__ = reader_class.__name__
     return GuardedReader
+
+
+def summaries_as_text(readers) -> None:
+    """readers_init: a tag written in a Summary shows as text, never as HTML.
+
+    Pelican renders the Summary with Markdown, which passes raw HTML through,
+    and the theme prints that rendering as HTML (the review's lede). A Summary
+    is one plain sentence: its Markdown may still emphasise or link.
+    """
+    for fmt, reader_class in list(readers.reader_classes.items()):
+        if (reader_class and issubclass(reader_class, MarkdownReader)
+                and not getattr(reader_class, "summary_as_text", False)):
+            readers.reader_classes[fmt] = _text_summary_reader(reader_class)
+
+
+@functools.cache
+def _text_summary_reader(reader_class):
+    class TextSummaryReader(reader_class):
+        summary_as_text = True
+
+        def _parse_metadata(self, meta):
+            # The body is converted by now, so from here on this Markdown
+            # instance renders only front matter (Pelican unregisters its
+            # "meta" preprocessor here the same way).
+            for registry, name in ((self._md.preprocessors, "html_block"),
+                                   (self._md.inlinePatterns, "html")):
+                if name in registry:
+                    registry.deregister(name)
+            return super()._parse_metadata(meta)
+
+    # Pelican derives the "reader" metadata from the class name.
+    TextSummaryReader.__name__ = TextSummaryReader.__qualname__ = reader_class.__name__
+    return TextSummaryReader

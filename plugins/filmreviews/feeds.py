@@ -23,13 +23,14 @@ from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import sanitised_join, set_date_tzinfo, slugify
 from pelican.writers import Writer
 
-from .review import plain_text
+from reelnotes.settings import setting
+
+from .problems import report_settings
+from .review import text_of_html
 from .structured_data import absolute_url, site_root
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GENRE_FEED_ATOM = "feeds/genres/{slug}.atom.xml"
-DEFAULT_GENRE_FEED_RSS = "feeds/genres/{slug}.rss.xml"
 
 # An opening tag, and the attributes in it that hold URLs.
 TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
@@ -45,7 +46,7 @@ def entry_title(item) -> str:
     """Plain text: "Her (2013) ★★★★½" for a review, the plain title otherwise."""
     review = getattr(item, "review", None)
     if review is None:
-        return plain_text(item.title)
+        return text_of_html(item.title)
     film = f"{review.movie} ({review.year})" if review.year else review.movie
     return f"{film} {review.stars}".strip()
 
@@ -122,7 +123,7 @@ def poster_enclosure(item, settings) -> Enclosure | None:
 def _categories(item) -> list[str]:
     """Genres then tags, each once."""
     names = list(getattr(getattr(item, "review", None), "genres", ()))
-    names += [plain_text(tag) for tag in getattr(item, "tags", [])]
+    names += [text_of_html(tag) for tag in getattr(item, "tags", [])]
     seen, unique = set(), []
     for name in names:
         if name and name.casefold() not in seen:
@@ -135,7 +136,7 @@ def add_entry(feed, item, settings) -> None:
     """One article as one feed entry."""
     link = absolute_url(settings, item.url)
     body = absolutize_urls(item.get_content(site_root(settings)), link)
-    summary = html.escape(getattr(item, "plain_summary", "") or plain_text(item.summary))
+    summary = html.escape(getattr(item, "plain_summary", "") or text_of_html(item.summary))
     review = getattr(item, "review", None)
     top = poster_markup(item, settings) + rating_markup(review) if review is not None else ""
     enclosure = poster_enclosure(item, settings) if review is not None else None
@@ -149,7 +150,7 @@ def add_entry(feed, item, settings) -> None:
 
     timezone = settings.get("TIMEZONE")
     modified = getattr(item, "modified", None)
-    author = plain_text(getattr(getattr(item, "author", None), "name", "")
+    author = text_of_html(getattr(getattr(item, "author", None), "name", "")
                         or settings.get("AUTHOR") or "")
     feed.add_item(
         title=entry_title(item),
@@ -171,17 +172,17 @@ def add_entry(feed, item, settings) -> None:
 def build_feed(items, settings, *, feed_type: str, feed_url: str, title: str | None = None):
     """A feedgenerator feed of `items` (newest first), not yet written."""
     feed_class = Rss201rev2Feed if feed_type == "rss" else Atom1Feed
-    sitename = plain_text(settings.get("SITENAME", ""))
+    sitename = text_of_html(settings.get("SITENAME", ""))
     feed = feed_class(
         title=f"{sitename}: {title}" if title else sitename,
         link=site_root(settings) + "/",
         feed_url=feed_url,
         # Each feed is its own Atom feed, so each needs its own id.
         feed_guid=feed_url,
-        description=plain_text(settings.get("SITESUBTITLE", "")) or sitename,
-        subtitle=plain_text(settings.get("SITESUBTITLE", "")) or None,
+        description=text_of_html(settings.get("SITESUBTITLE", "")) or sitename,
+        subtitle=text_of_html(settings.get("SITESUBTITLE", "")) or None,
         language=settings.get("DEFAULT_LANG") or None,
-        author_name=plain_text(settings.get("AUTHOR", "")) or None,
+        author_name=text_of_html(settings.get("AUTHOR", "")) or None,
     )
     for item in list(items)[: settings.get("FEED_MAX_ITEMS")]:
         add_entry(feed, item, settings)
@@ -234,31 +235,20 @@ def genres_with_reviews(articles, settings) -> dict[str, tuple[str, list]]:
     return genres
 
 
-def valid_pattern(feed_type: str, pattern) -> bool:
-    """A genre feed path pattern is off (empty) or a path holding {slug}; anything else is reported."""
-    if not pattern:
-        return False
-    setting = f"FILMREVIEWS_GENRE_FEED_{feed_type.upper()}"
-    try:
-        ok = isinstance(pattern, str) and "{slug}" in pattern and pattern.format(slug="x") != ""
-    except (KeyError, IndexError, ValueError):
-        ok = False
-    if not ok:
-        logger.warning("Feed setting problem: %s: %r: expected a path with {slug}, e.g. %r, "
-                       "or None for no genre feeds; no %s genre feeds were written",
-                       setting, pattern, DEFAULT_GENRE_FEED_ATOM if feed_type == "atom"
-                       else DEFAULT_GENRE_FEED_RSS, feed_type.upper() if feed_type == "rss" else "Atom")
-    return ok
-
-
 def write_genre_feeds(generator, writer) -> None:
     """article_writer_finalized: one Atom and one RSS feed per genre."""
     settings = generator.settings
+    problems = []
     patterns = {
-        "atom": settings.get("FILMREVIEWS_GENRE_FEED_ATOM", DEFAULT_GENRE_FEED_ATOM),
-        "rss": settings.get("FILMREVIEWS_GENRE_FEED_RSS", DEFAULT_GENRE_FEED_RSS),
+        "atom": setting(settings, "FILMREVIEWS_GENRE_FEED_ATOM", problems),
+        "rss": setting(settings, "FILMREVIEWS_GENRE_FEED_RSS", problems),
     }
-    patterns = {kind: pattern for kind, pattern in patterns.items() if valid_pattern(kind, pattern)}
+    # A bad pattern is reported and that kind of genre feed left out, rather
+    # than guessing where the writer wanted it.
+    bad = {problem.name for problem in problems}
+    report_settings(problems, "Feed setting")
+    patterns = {kind: pattern for kind, pattern in patterns.items()
+                if pattern and f"FILMREVIEWS_GENRE_FEED_{kind.upper()}" not in bad}
     if not patterns:
         return
     for slug, (genre, articles) in sorted(genres_with_reviews(generator.articles, settings).items()):

@@ -4,20 +4,22 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, feeds, posters, redirects, search, structured_data
-from .linkbacks import listing as linkbacks
+from . import browse, catalog, feeds, linkbacks, posters, redirects, search, stats, structured_data
 
 
 def register():
-    # Reading: one validated Review per article, clear errors for bad front matter.
+    # Reading: one validated Review per article, clear errors for bad front matter,
+    # summaries read as text.
     signals.readers_init.connect(catalog.guard_metadata)
+    signals.readers_init.connect(catalog.summaries_as_text)
     signals.content_object_init.connect(catalog.attach_review)
     # Before the articles are final, so every later handler can read article.poster.
     signals.article_generator_pretaxonomy.connect(posters.attach_posters)
-    # All reviews known: rewatches, responses, browse pages, previous/next/related.
+    # All reviews known: rewatches, responses, browse and stats pages, previous/next/related.
     signals.article_generator_finalized.connect(catalog.link_rewatches)
     signals.article_generator_finalized.connect(linkbacks.attach_linkbacks)
     signals.get_generators.connect(browse.get_generators)
+    signals.get_generators.connect(stats.get_generators)
     signals.static_generator_finalized.connect(catalog.drop_unpublished_posters)
     signals.all_generators_finalized.connect(redirects.remember_drafts)
     # Writing: head metadata per page, feeds, derivatives, the reviews index.

@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -43,12 +42,19 @@ from urllib.parse import quote, unquote, urlsplit
 
 from markupsafe import escape
 
-from .review import Problem
+from reelnotes.files import atomic_write
+from reelnotes.settings import setting
+
+from .problems import Problem, report, report_settings
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_PREFIX = "Redirect problem"
-DEFAULT_TABLE = "redirects.csv"
+KIND = "Redirect"  # as problems are listed: "Redirect problem: content/redirects.csv: line 3: ..."
+
+
+def _problem(where: str, field: str, value: str, expected: str, kind: str = KIND) -> Problem:
+    return Problem(where, field, value, expected, kind=kind)
+
 HEADER = ("old", "new")
 GENERATOR = "Reel Notes redirect"  # marks pages this module wrote, so a rebuild may replace them
 FILE_MARK = "Written by Reel Notes from"  # first words of every server file this module writes
@@ -96,37 +102,37 @@ def _check_address(text: str, field: str, where: str, problems: list[Problem], *
                 if old else "an address on this site starting with /, e.g. /reviews/her-2013/, "
                             "or an absolute http(s) URL")
     if not text:
-        problems.append(Problem(where, field, "", expected))
+        problems.append(_problem(where, field, "", expected))
         return False
     if len(text) > MAX_LENGTH:
-        problems.append(Problem(where, field, text[:60] + "…", f"at most {MAX_LENGTH} characters"))
+        problems.append(_problem(where, field, text[:60] + "…", f"at most {MAX_LENGTH} characters"))
         return False
     bad = _FORBIDDEN.search(text)
     if bad or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         shown = repr(bad.group()) if bad else "a control character"
-        problems.append(Problem(where, field, text, f"{expected}, without {shown} (percent-encode it, "
+        problems.append(_problem(where, field, text, f"{expected}, without {shown} (percent-encode it, "
                                                     "e.g. %20 for a space)"))
         return False
     if old:
         path = text.split("?", 1)[0]
         if not text.startswith("/") or "#" in text:
-            problems.append(Problem(where, field, text, expected + " (no #fragment)"))
+            problems.append(_problem(where, field, text, expected + " (no #fragment)"))
             return False
         if ".." in PurePosixPath(unquote(path)).parts or "//" in path:
-            problems.append(Problem(where, field, text, expected + " (no '..' or '//')"))
+            problems.append(_problem(where, field, text, expected + " (no '..' or '//')"))
             return False
         if text == "/" or text.endswith("?"):
-            problems.append(Problem(where, field, text, "an old address other than the home page"))
+            problems.append(_problem(where, field, text, "an old address other than the home page"))
             return False
         return True
     if text.startswith("/"):
         if text.startswith("//"):
-            problems.append(Problem(where, field, text, expected))
+            problems.append(_problem(where, field, text, expected))
             return False
         return True
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
-        problems.append(Problem(where, field, text, expected))
+        problems.append(_problem(where, field, text, expected))
         return False
     return True
 
@@ -144,24 +150,24 @@ def parse_table(text: str, source: str) -> tuple[list[Redirect], list[Problem]]:
         return [], []
     first_line, header = numbered[0]
     if tuple(cell.strip().lower() for cell in header) != HEADER:
-        problems.append(Problem(f"{source}: line {first_line}", "header", ",".join(header),
+        problems.append(_problem(f"{source}: line {first_line}", "header", ",".join(header),
                                 "the header line old,new"))
         return [], problems
     seen: dict[str, int] = {}
     for number, row in numbered[1:]:
         where = f"{source}: line {number}"
         if len(row) != 2:
-            problems.append(Problem(where, "row", ",".join(row), "two values: old,new"))
+            problems.append(_problem(where, "row", ",".join(row), "two values: old,new"))
             continue
         old, new = (cell.strip() for cell in row)
         if not (_check_address(old, "old", where, problems, old=True)
                 and _check_address(new, "new", where, problems, old=False)):
             continue
         if old in seen:
-            problems.append(Problem(where, "old", old, f"each old address once (it is also on line {seen[old]})"))
+            problems.append(_problem(where, "old", old, f"each old address once (it is also on line {seen[old]})"))
             continue
         if new.split("#", 1)[0] == old:
-            problems.append(Problem(where, "new", new, "an address other than the old one"))
+            problems.append(_problem(where, "new", new, "an address other than the old one"))
             continue
         seen[old] = number
         redirects.append(Redirect(number, old, new))
@@ -171,7 +177,7 @@ def parse_table(text: str, source: str) -> tuple[list[Redirect], list[Problem]]:
         target = redirect.new.split("#", 1)[0]
         if target in olds:
             hop = olds[target]
-            problems.append(Problem(f"{source}: line {redirect.line}", "new", redirect.new,
+            problems.append(_problem(f"{source}: line {redirect.line}", "new", redirect.new,
                                     f"the final address ({target} is itself redirected on line "
                                     f"{hop.line}, to {hop.new})"))
             chained.append(redirect)
@@ -184,10 +190,10 @@ def read_table(path: Path, shown: str) -> tuple[list[Redirect], list[Problem]]:
     except FileNotFoundError:
         return [], []
     except UnicodeDecodeError as exc:
-        return [], [Problem(shown, "file", f"byte 0x{exc.object[exc.start]:02x} at {exc.start}",
+        return [], [_problem(shown, "file", f"byte 0x{exc.object[exc.start]:02x} at {exc.start}",
                             "the table saved as UTF-8 text")]
     except OSError as exc:
-        return [], [Problem(shown, "file", str(exc.strerror), "a readable file")]
+        return [], [_problem(shown, "file", str(exc.strerror), "a readable file")]
     return parse_table(text, shown)
 
 
@@ -390,10 +396,7 @@ def _target_exists(output: Path, new: str) -> bool:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    atomic_write(path, text)
 
 
 def write_redirects(pelican) -> None:
@@ -401,13 +404,14 @@ def write_redirects(pelican) -> None:
     try:
         _write_redirects(pelican)
     except OSError as exc:  # a full disk or a folder in the way: a problem, not a crashed build
-        logger.warning("%s: %s", PROBLEM_PREFIX, Problem(str(exc.filename or pelican.output_path), "output",
-                                                         str(exc.strerror), "a writable output folder"))
+        report(_problem(str(exc.filename or pelican.output_path), "output", str(exc.strerror),
+                       "a writable output folder"))
 
 
 def _write_redirects(pelican) -> None:
     settings = pelican.settings
-    table_name = settings.get("FILMREVIEWS_REDIRECTS", DEFAULT_TABLE)
+    table_name = setting(settings, "FILMREVIEWS_REDIRECTS", problems := [])
+    report_settings(problems, KIND)
     if not table_name:
         return
     content = Path(settings["PATH"])
@@ -429,20 +433,20 @@ def _write_redirects(pelican) -> None:
                 if target_path in drafts:
                     waiting += 1
                     continue
-                problems.append(Problem(where, "new", redirect.new,
+                problems.append(_problem(where, "new", redirect.new,
                                         "the address of a page this site builds (nothing is written "
                                         f"at {page_path(target_path)})"))
                 continue
         if not redirect.is_query:
             page = output / page_path(redirect.old_path)
             if page.exists() and not _ours(page, GENERATOR):
-                problems.append(Problem(where, "old", redirect.old,
+                problems.append(_problem(where, "old", redirect.old,
                                         "an address this site does not use itself (the build writes "
                                         f"{page.relative_to(output).as_posix()})"))
                 continue
         active.append(redirect)
     for problem in problems:
-        logger.warning("%s: %s", PROBLEM_PREFIX, problem)
+        report(problem)
     if waiting:
         logger.info("%d redirect(s) in %s wait for their draft to be published", waiting, shown)
     if not active:
@@ -459,8 +463,7 @@ def _write_redirects(pelican) -> None:
                          (".htaccess", htaccess)):
         path = output / name
         if path.exists() and not _ours(path, FILE_MARK):
-            logger.warning("%s: %s", PROBLEM_PREFIX,
-                           Problem(shown, "output", name, f"the name {name} free for the redirects "
-                                                          "(another file is already written there)"))
+            report(_problem(shown, "output", name, f"the name {name} free for the redirects "
+                                                  "(another file is already written there)"))
             continue
         _write(path, render(active, shown, path_prefix))

@@ -9,8 +9,7 @@ archives and browse pages stay out of the results. The bundle lands in
 
 Settings (optional): FILMREVIEWS_SEARCH = False skips indexing (the search
 page then says search is unavailable and points to the browse pages).
-A failure is logged as a "Search problem", which `blogtools.build` counts as
-a broken build.
+A failure is reported as a Search `Problem`, which makes the build a broken one.
 """
 
 from __future__ import annotations
@@ -23,9 +22,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reelnotes.settings import setting
+
+from .problems import Problem, report, report_settings
+
 logger = logging.getLogger(__name__)
 
-PROBLEM_PREFIX = "Search problem"
 BUNDLE_DIR = "pagefind"  # the search page loads <site root>/pagefind/pagefind.js
 TIMEOUT_SECONDS = 300
 INDEXED_PAGES = re.compile(r"Indexed (\d+) pages?")
@@ -44,23 +46,27 @@ def _what_went_wrong(text: str, count: int = 2) -> str:
     return " / ".join(lines[-count:]) or "(Pagefind printed nothing)"
 
 
+def _problem(where: str, what: str, expected: str) -> None:
+    report(Problem(where, "search index", what, expected, kind="Search"))
+
+
 def index_site(pelican) -> None:
     """finalized: build the Pagefind index of the review pages in the output folder."""
     settings = pelican.settings
-    if not settings.get("FILMREVIEWS_SEARCH", True):
+    if not setting(settings, "FILMREVIEWS_SEARCH", problems := []):
+        report_settings(problems, "Search setting")
         logger.info("Search index skipped: FILMREVIEWS_SEARCH is False, so the search page "
                     "will only offer the browse pages")
         return
     output = Path(pelican.output_path)
     if importlib.util.find_spec("pagefind") is None:
-        logger.warning("%s: the pagefind package is not installed: expected it in this Python "
-                       "environment (requirements.txt: pagefind[bin]), or FILMREVIEWS_SEARCH = False "
-                       "to build without search", PROBLEM_PREFIX)
+        _problem("pagefind", "not installed", "the pagefind package in this Python environment "
+                 "(pyproject.toml: pagefind[bin]), or FILMREVIEWS_SEARCH = False to build without search")
         return
     bundle = output / BUNDLE_DIR
     if bundle.exists() and not bundle.is_dir():
-        logger.warning("%s: %s is a file: expected that name free for the search bundle "
-                       "(is some content or static file saved as %r?)", PROBLEM_PREFIX, bundle, BUNDLE_DIR)
+        _problem(str(bundle), "a file", f"that name free for the search bundle "
+                 f"(is some content or static file saved as {BUNDLE_DIR!r}?)")
         return
     # A fresh bundle each build: fragments of deleted reviews must not linger.
     shutil.rmtree(bundle, ignore_errors=True)
@@ -68,26 +74,22 @@ def index_site(pelican) -> None:
     try:
         run = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:
-        logger.warning("%s: Pagefind did not finish indexing %s within %d seconds: expected a "
-                       "search index in %s", PROBLEM_PREFIX, output, TIMEOUT_SECONDS, bundle)
+        _problem(str(output), f"not indexed within {TIMEOUT_SECONDS} seconds", f"a search index in {bundle}")
         return
     except OSError as exc:
-        logger.warning("%s: could not start Pagefind (%s): expected %s -m pagefind to run",
-                       PROBLEM_PREFIX, exc, sys.executable)
+        _problem("pagefind", f"could not start ({exc})", f"{sys.executable} -m pagefind to run")
         return
     if run.returncode != 0:
-        logger.warning("%s: Pagefind failed with exit status %d: %s: expected a search index in %s",
-                       PROBLEM_PREFIX, run.returncode, _what_went_wrong(run.stderr or run.stdout), bundle)
+        _problem("pagefind", f"exit status {run.returncode}: {_what_went_wrong(run.stderr or run.stdout)}",
+                 f"a search index in {bundle}")
         return
     found = INDEXED_PAGES.search(run.stdout)
     pages = int(found.group(1)) if found else 0
     if pages == 0 and _reviews_written(pelican):
-        logger.warning("%s: Pagefind indexed no pages in %s: expected every review page "
-                       "(marked data-pagefind-body by the theme) to be indexed; Pagefind said: %s",
-                       PROBLEM_PREFIX, output, _what_went_wrong(run.stdout + run.stderr))
+        _problem(str(output), f"no pages indexed ({_what_went_wrong(run.stdout + run.stderr)})",
+                 "every review page (marked data-pagefind-body by the theme) indexed")
         return
     if not (bundle / "pagefind.js").is_file():
-        logger.warning("%s: Pagefind ran but wrote no %s: expected the search bundle there",
-                       PROBLEM_PREFIX, bundle / "pagefind.js")
+        _problem(str(bundle / "pagefind.js"), "not written", "the search bundle there")
         return
     logger.info("Search index: %d review pages indexed into %s", pages, bundle)

@@ -2,25 +2,26 @@
 
 Owns the card's design: the poster on the left over a gradient taken from the
 poster's own colours, and beside it the film's title, year and rating, the
-rating drawn as star polygons. Text uses Pillow's built-in scalable font, so
-the card looks the same on every machine whatever fonts it has. Pure drawing:
-no files, no settings; `posters.py` decides when a card is drawn and where it
-is kept.
+rating drawn as star polygons. Text is set in Noto Sans, with Noto Sans CJK for
+Chinese, Japanese and Korean (`typesetting`), so "Cléo" keeps its accent and a
+Japanese title is drawn. Pure drawing: no files, no settings; the `posters`
+package decides when a card is drawn and where it is kept.
 """
 
 from __future__ import annotations
 
 import colorsys
 import math
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
+
+from .typesetting import typeface
 
 CARD_SIZE = (1200, 630)
-# Bump when the drawing changes, so cached cards are redrawn.
-CARD_DESIGN_VERSION = 2
+# Bump when the drawing changes, so cached cards are redrawn. The fonts found
+# on the machine are part of the cache key too (`design`).
+CARD_DESIGN_VERSION = 3
 
 MARGIN = 56
 GAP = 56
@@ -44,47 +45,17 @@ class CardText:
     site: str = ""
 
 
-@lru_cache(maxsize=None)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+TITLE_SIZES = (72, 34)  # largest, smallest
+TITLE_LINES = 3
+YEAR_SIZE = 40
+LABEL_SIZE = 30
+SITE_SIZE = 26
 
 
-# Stand-ins for punctuation the built-in font lacks (it covers little beyond ASCII).
-PLAIN_PUNCTUATION = {"—": "-", "–": "-", "„": '"', "‚": "'", "×": "x", "ß": "ss",
-                     "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l",
-                     "Ø": "O", "ø": "o"}
-
-
-def _glyph(char: str):
-    mask = _font(32).getmask(char)
-    return mask.size, tuple(mask.histogram()), mask.getprojection()
-
-
-@lru_cache(maxsize=None)
-def _has_glyph(char: str) -> bool:
-    if char.isascii():
-        return True
-    # The font draws the same "missing" box for every character it lacks.
-    return _glyph(char) != _glyph("\ue000")
-
-
-def drawable(text: str) -> str:
-    """`text` with letters the font lacks spelled without accents (É -> E), others left out."""
-    out = []
-    for char in text:
-        if _has_glyph(char):
-            out.append(char)
-            continue
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        if base and all(_has_glyph(c) for c in base):
-            out.append(base)
-        elif char in PLAIN_PUNCTUATION:
-            out.append(PLAIN_PUNCTUATION[char])
-    return "".join(out)
-
-
-def _text_width(font, text: str) -> float:
-    return font.getlength(text)
+def design() -> dict:
+    """What decides how a card looks besides its text: the drawing and the fonts."""
+    return {"version": CARD_DESIGN_VERSION,
+            "fonts": [typeface(weight).names for weight in ("bold", "regular")]}
 
 
 def _shade(rgb, value: float, saturation_cap: float = 0.75) -> tuple[int, int, int]:
@@ -150,37 +121,6 @@ def draw_stars(rating: float, out_of: int = 5, size: int = STAR_SIZE) -> Image.I
     return strip.resize((strip.size[0] // s, strip.size[1] // s), Image.Resampling.LANCZOS)
 
 
-def _wrap(text: str, font, width: float) -> list[str]:
-    lines: list[str] = []
-    for word in text.split():
-        if lines and _text_width(font, f"{lines[-1]} {word}") <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines
-
-
-def _fit_title(title: str, width: float, max_lines: int = 3):
-    """The largest font (72 down to 34 px) that fits the title in `max_lines` lines."""
-    for size in range(72, 33, -4):
-        font = _font(size)
-        lines = _wrap(title, font, width)
-        if len(lines) <= max_lines and all(_text_width(font, line) <= width for line in lines):
-            return font, lines
-    font = _font(34)
-    lines = _wrap(title, font, width)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = lines[-1].rstrip(".,;:") + "…"
-    # A single word longer than the column is cut rather than drawn off the card.
-    fitted = []
-    for line in lines:
-        while _text_width(font, line) > width and len(line) > 1:
-            line = line[:-2] + "…"
-        fitted.append(line)
-    return font, fitted
-
-
 def draw_card(poster: Image.Image, text: CardText) -> Image.Image:
     """Draw the social card for one review and return it as an RGB image."""
     width, height = CARD_SIZE
@@ -203,13 +143,12 @@ def draw_card(poster: Image.Image, text: CardText) -> Image.Image:
     # The text column, vertically centred beside the poster.
     left = x0 + box_w + GAP
     column = width - MARGIN - left
-    # A title in a script the font lacks is left off rather than drawn as boxes.
-    title = " ".join(drawable(text.title).split())
-    title_font, title_lines = _fit_title(title, column) if title else (_font(72), [])
-    year_font = _font(40)
-    label_font = _font(30)
-    site_font = _font(26)
-    line_h = round(title_font.size * 1.12)
+    bold, regular = typeface("bold"), typeface("regular")
+    # Letters no installed font has are spelled plainly or left out, never drawn as boxes.
+    title = bold.drawable(text.title)
+    title_size, title_lines = bold.fit(title, column, TITLE_LINES, *TITLE_SIZES) if title \
+        else (TITLE_SIZES[0], [])
+    line_h = round(title_size * 1.12)
     blocks_h = line_h * len(title_lines)
     if text.year:
         blocks_h += 18 + 44
@@ -220,21 +159,19 @@ def draw_card(poster: Image.Image, text: CardText) -> Image.Image:
 
     draw = ImageDraw.Draw(card)
     for line in title_lines:
-        draw.text((left, y), line, font=title_font, fill=TEXT)
+        bold.draw(draw, (left, y), line, title_size, TEXT)
         y += line_h
     if text.year:
         y += 18
-        draw.text((left, y), str(text.year), font=year_font, fill=SOFT_TEXT)
+        regular.draw(draw, (left, y), str(text.year), YEAR_SIZE, SOFT_TEXT)
         y += 44
     if stars is not None:
         y += 34
         card.paste(stars, (left, y), stars)
         y += stars.height + 12
         if text.rating_label:
-            draw.text((left, y), drawable(text.rating_label), font=label_font, fill=SOFT_TEXT)
+            regular.draw(draw, (left, y), regular.drawable(text.rating_label), LABEL_SIZE, SOFT_TEXT)
     if text.site:
-        site = drawable(text.site)
-        while _text_width(site_font, site) > column and len(site) > 1:
-            site = site[:-2] + "…"
-        draw.text((left, height - MARGIN - 26), site, font=site_font, fill=SOFT_TEXT)
+        site = regular.shorten(regular.drawable(text.site), SITE_SIZE, column)
+        regular.draw(draw, (left, height - MARGIN - SITE_SIZE), site, SITE_SIZE, SOFT_TEXT)
     return card

@@ -6,7 +6,7 @@ import pytest
 from bs4 import BeautifulSoup, Comment
 
 from blogtools.build import build_site
-from site_copy import copy_site
+from tests.site_copy import copy_site
 
 HOSTILE = [
     {"id": 7, "kind": "trackback", "type": "mention",

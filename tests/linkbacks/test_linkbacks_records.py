@@ -1,21 +1,27 @@
-"""The linkbacks data files: the loader the plugin calls and its errors."""
+"""The data between the build and the service (reelnotes.contract): the
+approved-records files -- the folder reader the plugin calls, its errors,
+the writer export uses -- and reviews.json."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from filmreviews.linkbacks.records import (
+from linkbacks.moderation import write_file
+from reelnotes.contract import (
     Linkback,
-    LinkbackDataError,
+    ReviewEntry,
+    ReviewsIndexError,
+    clean_display_text,
     endpoint_urls,
-    load_linkbacks,
-    plain_text,
-    write_file,
+    load_folder,
+    read_reviews_index,
+    write_reviews_index,
 )
+from tests.linkbacks.support import approved_records
 
 SLUGS = {"her-2013", "alien-1979"}
 
@@ -43,26 +49,26 @@ def write(content: Path, name: str, data) -> Path:
     return path
 
 
-def test_load_linkbacks_reads_and_sorts(tmp_path):
+def test_the_folder_is_read_and_each_review_sorted_by_date(tmp_path):
     write(tmp_path, "her-2013.json", {"review": "her-2013", "linkbacks": [
         entry(id=2, date="2026-11-21T09:00:00+01:00", kind="trackback", type="mention"),
         entry(id=1, date="2026-11-19T10:00:00+00:00", kind="pingback", type="mention"),
     ]})
     write(tmp_path, "alien-1979.json", {"review": "alien-1979", "linkbacks": []})
-    result = load_linkbacks(tmp_path, SLUGS)
+    result = approved_records(tmp_path, SLUGS)
     assert set(result) == {"her-2013", "alien-1979"}
     assert [lb.id for lb in result["her-2013"]] == [1, 2]
     first = result["her-2013"][0]
     assert isinstance(first, Linkback)
     assert (first.label, result["her-2013"][1].label) == ("Pingback", "Trackback")
     assert first.link == "https://blog.example/posts/her"
-    assert first.date == datetime(2026, 11, 19, 10, tzinfo=timezone.utc)
+    assert first.date == datetime(2026, 11, 19, 10, tzinfo=UTC)
     assert first.iso_date == "2026-11-19T10:00:00+00:00"
     assert result["alien-1979"] == []
 
 
 def test_missing_folder_means_no_linkbacks(tmp_path):
-    assert load_linkbacks(tmp_path, SLUGS) == {}
+    assert load_folder(tmp_path / "linkbacks", SLUGS) == ({}, [])
 
 
 @pytest.mark.parametrize(
@@ -101,9 +107,10 @@ def test_missing_folder_means_no_linkbacks(tmp_path):
 )
 def test_bad_data_files_name_file_field_value_and_expectation(tmp_path, name, data, fragments):
     path = write(tmp_path, name, data)
-    with pytest.raises(LinkbackDataError) as info:
-        load_linkbacks(tmp_path, SLUGS)
-    message = str(info.value)
+    write(tmp_path, "alien-1979.json", {"review": "alien-1979", "linkbacks": [entry()]})
+    by_slug, errors = load_folder(tmp_path / "linkbacks", SLUGS)
+    assert list(by_slug) == ["alien-1979"]  # the bad file is left out, the good one still read
+    [message] = [str(error) for error in errors]
     assert message.startswith(str(path))
     for fragment in fragments:
         assert fragment in message, (fragment, message)
@@ -113,8 +120,8 @@ def test_non_utf8_file(tmp_path):
     folder = tmp_path / "linkbacks"
     folder.mkdir()
     (folder / "her-2013.json").write_bytes(b'{"review": "her-2013", "linkbacks": [], "x": "\xff"}')
-    with pytest.raises(LinkbackDataError, match="her-2013.json: is not UTF-8"):
-        load_linkbacks(tmp_path, SLUGS)
+    _, [error] = load_folder(folder, SLUGS)
+    assert "her-2013.json: is not UTF-8" in str(error)
 
 
 def test_write_file_round_trip_is_pretty_and_atomic(tmp_path):
@@ -126,7 +133,7 @@ def test_write_file_round_trip_is_pretty_and_atomic(tmp_path):
     assert [lb["id"] for lb in json.loads(text)["linkbacks"]] == [1, 3]
     assert write_file(path, "her-2013", linkbacks) is False  # unchanged: not rewritten
     assert [p.name for p in path.parent.iterdir()] == ["her-2013.json"]  # no temp files left
-    assert load_linkbacks(tmp_path, SLUGS)["her-2013"] == sorted(linkbacks, key=lambda lb: lb.date)
+    assert approved_records(tmp_path, SLUGS)["her-2013"] == sorted(linkbacks, key=lambda lb: lb.date)
 
 
 def test_labels_and_helpers():
@@ -142,10 +149,10 @@ def test_labels_and_helpers():
         "webmention_url": "https://example.org/linkbacks/webmention",
     }
     assert endpoint_urls("", "her-2013")["trackback_url"] == ""
-    assert plain_text("  <p>Hello</p>\n\n<p>world &amp; co</p> ") == "Hello world & co"
+    assert clean_display_text("  <p>Hello</p>\n\n<p>world &amp; co</p> ") == "Hello world & co"
 
 
-def test_plain_text_is_idempotent_and_never_markup():
+def test_clean_display_text_is_idempotent_and_never_markup():
     """Random soups of markup fragments: the result is stable and an HTML
     parser finds no element, comment or processing instruction in it, even
     embedded unescaped between other elements."""
@@ -159,8 +166,32 @@ def test_plain_text_is_idempotent_and_never_markup():
     rng = random.Random(20261124)
     for _ in range(3000):
         raw = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 12)))
-        text = plain_text(raw, 40)
-        assert plain_text(text) == text, raw
+        text = clean_display_text(raw, 40)
+        assert clean_display_text(text) == text, raw
         soup = BeautifulSoup(f"<p>{text}</p><i>end</i>", "html.parser")
         assert [t.name for t in soup.find_all(True)] == ["p", "i"], (raw, text)
         assert all(type(s).__name__ == "NavigableString" for s in soup.find_all(string=True)), (raw, text)
+
+
+def test_reviews_index_round_trip(tmp_path):
+    path = tmp_path / "output" / "reviews.json"
+    reviews = [ReviewEntry("her-2013", "/reviews/her-2013/", "Her"), ReviewEntry("cleo-1962", "/reviews/cleo/", "Cléo")]
+    write_reviews_index(path, "https://example.org", reviews)
+    assert read_reviews_index(path) == ("https://example.org", reviews)
+    assert "Cléo" in path.read_text(encoding="utf-8")  # readable by a person, not \u-escaped
+    assert [p.name for p in path.parent.iterdir()] == ["reviews.json"]  # no temp file left
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("{", "cannot read the reviews index"),
+    ("[]", "expected an object with a 'reviews' list"),
+    ('{"reviews": [{"url": "/x/"}]}', "reviews[0] has no 'slug' string"),
+    ('{"reviews": [{"slug": "x", "url": 7}]}', "reviews[0].url is not a string"),
+    ('{"site_url": 1, "reviews": []}', "site_url is 1, expected a string"),
+])
+def test_a_bad_reviews_index_names_the_file_and_the_entry(tmp_path, text, fragment):
+    path = tmp_path / "reviews.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ReviewsIndexError) as info:
+        read_reviews_index(path)
+    assert str(info.value).startswith(f"{path}: ") and fragment in str(info.value)

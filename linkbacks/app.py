@@ -1,0 +1,161 @@
+"""The linkback receiver: a plain WSGI application.
+
+Routes (relative to where the app is mounted; ``reelnotes.contract`` names
+them, since review pages advertise them):
+
+``POST /trackback/<slug>``        TrackBack 1.2 (``protocols.trackback``)
+``POST /pingback``                Pingback 1.0 (``protocols.pingback``)
+``POST /webmention``              Webmention (``protocols.webmention``)
+``GET /webmention/status/<token>`` where a webmention's verification stands
+
+Every source is fetched (public addresses only) and must link to the review
+before anything is stored, as ``pending``. A source's fragment is dropped
+first (``src#a`` and ``src#b`` are the page ``src``), so the duplicate check
+and the per-pair rate limit see one source. Bodies are capped (413), UTF-7
+and undecodable input refused (400), client IPs and (source, target) pairs
+are rate limited (429 / TrackBack error / fault 49), a (review, source) pair
+is stored once (fault 48). Text is stored as plain text, capped. Error
+messages are fixed strings: nothing from the request is echoed back.
+
+Making a ``LinkbackApp`` opens its store, reads ``reviews.json`` and starts
+the webmention worker threads; ``close()`` stops them. (``linkbacks.wsgi``
+makes one only when the first request arrives.)
+
+Several instances can share one PostgreSQL database: duplicates are the
+store's UNIQUE constraint, the rate limits are rows in it
+(``limits.SharedRateLimiter``) and so is the webmention queue (``workers``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelnotes.contract import PINGBACK_ROUTE, TRACKBACK_ROUTE, WEBMENTION_ROUTE, WEBMENTION_STATUS_ROUTE
+
+from . import fetch
+from .limits import RateLimit, RateLimiter, SharedRateLimiter
+from .protocols import pingback, trackback, webmention
+from .store import Store
+from .targets import ReloadingReviewsIndex
+from .web import SECURITY_HEADERS, text_response
+from .workers import WorkQueue
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Config:
+    db_path: Path | str  # an SQLite file, or a postgresql:// URL (a str)
+    reviews_json: Path
+    site_url: str = ""
+    allow_loopback: bool = False  # tests only: lets sources live on 127.0.0.1/::1
+    max_body_bytes: int = 64 * 1024
+    ip_limit: RateLimit = RateLimit(30, 60.0)  # linkback POSTs per client IP
+    pair_limit: RateLimit = RateLimit(3, 3600.0)  # per (source, target)
+    status_limit: RateLimit = RateLimit(120, 60.0)  # status look-ups per client IP
+    fetch_timeout: float = fetch.DEFAULT_TIMEOUT
+    fetch_max_bytes: int = fetch.DEFAULT_MAX_BYTES
+    webmention_workers: int = 2  # 0: this instance only accepts; others verify
+    max_queued_webmentions: int = 1000  # beyond this, 503 until the workers catch up
+    # A claimed webmention whose instance has not answered within this many
+    # seconds (it died) is taken by another; longer than one verification.
+    webmention_lease: float = 60.0
+    webmention_poll: float = 1.0  # how often idle workers look for others' webmentions
+    # Rate limits in the database, shared by every instance; None: when the
+    # store is shared (PostgreSQL), else in this process's memory.
+    shared_limits: bool | None = None
+    trust_forwarded_for: bool = False  # only behind a proxy that sets X-Forwarded-For
+    # Public path prefix of the receiver when a proxy mounts it without setting
+    # SCRIPT_NAME, e.g. "/linkbacks": status URLs become /linkbacks/webmention/status/...
+    # Requests are answered with or without the prefix, so a proxy may pass
+    # the path on as it is or strip it.
+    base_path: str = ""
+
+
+class LinkbackApp:
+    """The WSGI application. ``close()`` stops the webmention workers."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.store = Store(config.db_path)
+        self.fetcher = fetch.Fetcher(
+            allow_loopback=config.allow_loopback,
+            timeout=config.fetch_timeout,
+            max_bytes=config.fetch_max_bytes,
+        )
+        self.reviews = ReloadingReviewsIndex(config.reviews_json, config.site_url)
+        index = self.reviews.get()  # a broken reviews.json fails here, at start-up
+        if not index.reviews:
+            logger.warning("%s: no reviews (yet); every ping will be refused", config.reviews_json)
+        shared = self.store.shared if config.shared_limits is None else config.shared_limits
+        limiter = (lambda name, limit: SharedRateLimiter(self.store, name, limit)) if shared else (
+            lambda name, limit: RateLimiter(limit))
+        self.ip_limiter = limiter("ip", config.ip_limit)
+        self.pair_limiter = limiter("pair", config.pair_limit)
+        self.status_limiter = limiter("status", config.status_limit)
+        self.queue = WorkQueue(
+            handle=lambda token: webmention.process(self, token),
+            on_failure=lambda token: self.store.finish_request(token, "failed"),
+            claim=lambda worker: self.store.claim_request(worker, config.webmention_lease),
+            count_queued=self.store.count_queued,
+            release=self.store.release_requests,
+            workers=config.webmention_workers,
+            max_queued=config.max_queued_webmentions,
+            poll_interval=config.webmention_poll,
+        )
+        # Webmentions left queued (by a previous run, or another instance) are claimed from the database.
+        self.queue.start()
+
+    def close(self) -> None:
+        self.queue.close()
+        self.store.close()  # idle connections; the store opens new ones if used again
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until every queued webmention has been processed."""
+        return self.queue.wait_idle(timeout)
+
+    def client_ip(self, environ) -> str:
+        if self.config.trust_forwarded_for:
+            forwarded = [p.strip() for p in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+            if forwarded:
+                return forwarded[-1]
+        return environ.get("REMOTE_ADDR", "")
+
+    # --- WSGI ---------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        try:
+            status, headers, body = self.dispatch(environ)
+        except Exception:
+            logger.exception("linkback receiver: unexpected error")
+            status, headers, body = text_response("500 Internal Server Error", "Internal error.")
+        headers = headers + SECURITY_HEADERS + [("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+
+    def dispatch(self, environ):
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "") or "/"
+        prefix = self.config.base_path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix):]
+        if path.startswith(TRACKBACK_ROUTE):
+            slug = path[len(TRACKBACK_ROUTE):]
+            slug = slug[:-1] if slug.endswith("/") else slug
+            return self._post_only(method, trackback.receive, environ, slug)
+        if path == PINGBACK_ROUTE:
+            return self._post_only(method, pingback.receive, environ)
+        if path == WEBMENTION_ROUTE:
+            return self._post_only(method, webmention.receive, environ)
+        if path.startswith(WEBMENTION_STATUS_ROUTE):
+            if method not in ("GET", "HEAD"):
+                return text_response("405 Method Not Allowed", "Method not allowed.", [("Allow", "GET, HEAD")])
+            return webmention.status(self, environ, path[len(WEBMENTION_STATUS_ROUTE):])
+        return text_response("404 Not Found", "Not found.")
+
+    def _post_only(self, method, handler, environ, *args):
+        if method != "POST":
+            return text_response("405 Method Not Allowed", "Method not allowed; use POST.", [("Allow", "POST")])
+        return handler(self, environ, *args)

@@ -1,0 +1,375 @@
+"""Every setting the project adds, with its default and what a good value looks like.
+
+The Pelican plugin, the invoke tasks, `blogtools/` and the responses service all
+read their settings through this module, so a default is written once:
+
+* `FILMREVIEWS_*` settings live in pelicanconf.py / publishconf.py and reach the
+  code as Pelican's settings dict: `setting(settings, NAME)`.
+* `LINKBACKS_*` variables configure the receiver when it runs under a WSGI
+  server (no settings file there): `receiver_environ(environ)`.
+
+A bad value is a `SettingProblem` naming the setting, the value and what was
+expected. The build reports it as a problem and carries on with the default;
+the tasks and the service stop with the message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reelnotes.contract import is_http_url
+
+
+class SettingProblem(ValueError):
+    """A setting whose value cannot be used, with a message naming the setting,
+    the value and what was expected. A database URL is named without its
+    password."""
+
+    def __init__(self, name: str, value: Any, expected: str):
+        self.name, self.value, self.expected = name, value, expected
+        shown = redact_database_url(value) if isinstance(value, str) else value
+        super().__init__(f"{name}: {shown!r}: expected {expected}")
+
+
+class MissingSetting(SettingProblem):
+    """A required setting (an environment variable) that is not set at all."""
+
+    def __init__(self, name: str, expected: str):
+        super().__init__(name, None, expected)
+        self.args = (f"{name} is not set: expected {expected}",)
+
+
+# --- What values look like ------------------------------------------------------
+
+def _whole(value: Any, minimum: int) -> bool:
+    # bool is an int to Python, but True related reviews is a mistake, not 1.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _widths(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(_whole(w, 1) for w in value)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _folder(value: Any) -> bool:
+    return isinstance(value, str) and value.strip("/") != ""
+
+
+def _flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _feed_pattern(value: Any) -> bool:
+    if value in (None, ""):
+        return True  # off
+    try:
+        return isinstance(value, str) and "{slug}" in value and value.format(slug="x") != ""
+    except (KeyError, IndexError, ValueError):
+        return False
+
+
+def _endpoint(value: Any) -> bool:
+    return value == "" or (isinstance(value, str) and is_absolute_url(value))
+
+
+def _browse(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _url_or_off(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _year_pattern(value: Any) -> bool:
+    if value in (None, ""):
+        return True  # off (a URL), or derived from the URL (a save_as)
+    try:
+        return isinstance(value, str) and "{year}" in value and value.format(year=2024) != ""
+    except (KeyError, IndexError, ValueError):
+        return False
+
+
+# --- The linkbacks database: an SQLite file or a PostgreSQL URL ---------------------
+
+DATABASE_SCHEMES = ("postgresql", "postgres")
+DATABASE_EXPECTED = ("the receiver's database: an SQLite file, e.g. 'linkbacks.sqlite3', or a PostgreSQL URL, "
+                     "e.g. 'postgresql://reelnotes@db.example.org/reelnotes'")
+
+
+def is_database_url(value: Any) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) URL, False for a file path."""
+    scheme, sep, _ = str(value).partition("://")
+    return bool(sep) and scheme.lower() in DATABASE_SCHEMES
+
+
+def redact_database_url(value: str) -> str:
+    """``value`` fit for a message or a log: a URL's password (in the user
+    part or a ``password=`` parameter) becomes ``***``; anything else as is."""
+    if "://" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    head, question, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")  # the last @: a password may hold one
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+    return f"{scheme}://{userinfo}{at}{host}{question}{query}"
+
+
+def _database(value: Any) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if "://" not in value:
+        return value.strip("/") != ""
+    if not is_database_url(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname or "host=" in parts.query)
+
+
+def database_location(value: Any, name: str, root: str | Path | None = None) -> Path | str:
+    """A database setting or option, checked: a PostgreSQL URL (kept as a
+    string), or an SQLite file (a Path, under ``root`` when relative). A bad
+    one is a SettingProblem that never shows a password."""
+    text = str(value).strip() if isinstance(value, (str, Path)) else value
+    if not _database(text):
+        raise SettingProblem(name, text, DATABASE_EXPECTED)
+    if is_database_url(text):
+        return text
+    return Path(root) / text if root is not None else Path(text)
+
+
+def is_absolute_url(value: str) -> bool:
+    """An http(s) address with a host: what feeds, sitemaps and endpoints need."""
+    parts = urlsplit(value or "")
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    expected: str  # completes "expected …" in a problem message
+    valid: Callable[[Any], bool]
+
+
+# Browse pages: where each kind of page goes. A URL ending in "/" is saved as
+# "<url>index.html"; "<kind>_save_as" overrides that; an empty URL turns that
+# kind of page off.
+BROWSE_DEFAULTS = {
+    "genre_url": "genres/{slug}/",
+    "director_url": "directors/{slug}/",
+    "year_url": "years/{slug}/",
+    "decade_url": "decades/{slug}/",
+    "genres_url": "genres/",
+    "directors_url": "directors/",
+    "years_url": "years/",  # release years and decades share one index
+}
+BROWSE_FACETS = ("genre", "director", "year", "decade")
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    # Posters
+    Setting("FILMREVIEWS_POSTER_WIDTHS", (185, 342, 500, 780),
+            "a list of positive whole pixel widths, e.g. [185, 342, 500, 780]", _widths),
+    Setting("FILMREVIEWS_POSTER_CACHE", "cache/posters",
+            "a folder for encoded poster derivatives, e.g. 'cache/posters'", _folder),
+    Setting("FILMREVIEWS_POSTER_OUTPUT", "images/posters/derived",
+            "a folder in the output, e.g. 'images/posters/derived'", _folder),
+    Setting("FILMREVIEWS_POSTER_MAX_PIXELS", 40_000_000,
+            "a whole number of pixels, e.g. 40000000", lambda v: _whole(v, 1)),
+    # Browse pages and review pages
+    Setting("FILMREVIEWS_BROWSE", BROWSE_DEFAULTS,
+            "a dict such as {'genre_url': 'genres/{slug}/'}", _browse),
+    Setting("FILMREVIEWS_RELATED_REVIEWS", 4, "a whole number from 0 up", lambda v: _whole(v, 0)),
+    # Stats pages: every year, and one per year of watching. None for a
+    # save_as means "from the URL" ("stats/" -> "stats/index.html").
+    Setting("FILMREVIEWS_STATS_URL", "stats/",
+            "a URL such as 'stats/', or '' for no stats pages", _url_or_off),
+    Setting("FILMREVIEWS_STATS_SAVE_AS", None,
+            "a file in the output such as 'stats/index.html', or None to follow the URL", _url_or_off),
+    Setting("FILMREVIEWS_STATS_YEAR_URL", "stats/{year}/",
+            "a pattern with {year}, e.g. 'stats/{year}/', or '' for no year pages", _year_pattern),
+    Setting("FILMREVIEWS_STATS_YEAR_SAVE_AS", None,
+            "a pattern with {year}, e.g. 'stats/{year}/index.html', or None to follow the URL",
+            _year_pattern),
+    # Feeds
+    Setting("FILMREVIEWS_GENRE_FEED_ATOM", "feeds/genres/{slug}.atom.xml",
+            "a path with {slug}, e.g. 'feeds/genres/{slug}.atom.xml', or None for no genre feeds",
+            _feed_pattern),
+    Setting("FILMREVIEWS_GENRE_FEED_RSS", "feeds/genres/{slug}.rss.xml",
+            "a path with {slug}, e.g. 'feeds/genres/{slug}.rss.xml', or None for no genre feeds",
+            _feed_pattern),
+    # Old addresses (content/<table>, written by the importers or by hand)
+    Setting("FILMREVIEWS_REDIRECTS", "redirects.csv",
+            "a file under content/, e.g. 'redirects.csv', or '' for no redirects", _text),
+    # Search
+    Setting("FILMREVIEWS_SEARCH", True, "True or False", _flag),
+    # Linkbacks: the approved records the build reads, and the receiver
+    Setting("FILMREVIEWS_LINKBACKS_PATH", "linkbacks",
+            "a folder under content/, e.g. 'linkbacks'", _folder),
+    Setting("FILMREVIEWS_LINKBACKS_ENDPOINT", "",
+            "'' (no receiver) or the receiver's absolute address, e.g. "
+            "'https://reelnotes.example.org/linkbacks'", _endpoint),
+    Setting("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3", DATABASE_EXPECTED, _database),
+    Setting("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json",
+            "a file remembering sent linkbacks, e.g. '.linkbacks-sent.json'", _folder),
+    Setting("FILMREVIEWS_LINKBACKS_PORT", 8001,
+            "a port number from 1 to 65535", lambda v: _whole(v, 1) and v <= 65535),
+)}
+
+
+def default(name: str) -> Any:
+    """The default of a setting this project adds."""
+    return SETTINGS[name].default
+
+
+def setting(settings: Mapping[str, Any], name: str,
+            problems: list[SettingProblem] | None = None) -> Any:
+    """`settings[name]`, checked; the default when it is absent.
+
+    A bad value raises SettingProblem, unless a `problems` list is given: then
+    the problem is appended to it and the default is returned, so a build can
+    report it and carry on.
+    """
+    spec = SETTINGS[name]
+    value = settings.get(name, spec.default)
+    if spec.valid(value):
+        return value
+    problem = SettingProblem(name, value, spec.expected)
+    if problems is None:
+        raise problem
+    problems.append(problem)
+    return spec.default
+
+
+def save_as_for(url: str) -> str:
+    """Where a folder-style URL is written: "genres/drama/" -> "genres/drama/index.html"."""
+    if not url:
+        return ""
+    return url + "index.html" if url.endswith("/") else url
+
+
+def browse_patterns(settings: Mapping[str, Any],
+                    problems: list[SettingProblem] | None = None) -> dict[str, str]:
+    """FILMREVIEWS_BROWSE merged over BROWSE_DEFAULTS, with every `*_save_as`
+    filled in. Bad entries are problems and are ignored (see `setting`)."""
+    problems = [] if problems is None else problems
+    given = setting(settings, "FILMREVIEWS_BROWSE", problems)
+    known = set(BROWSE_DEFAULTS) | {key.replace("_url", "_save_as") for key in BROWSE_DEFAULTS}
+    merged = dict(BROWSE_DEFAULTS)
+    for key, value in given.items():
+        name = f"FILMREVIEWS_BROWSE[{key!r}]"
+        if key not in known:
+            problems.append(SettingProblem("FILMREVIEWS_BROWSE", key,
+                                           "one of " + ", ".join(sorted(known))))
+        elif not isinstance(value, str):
+            problems.append(SettingProblem(name, value, "a string"))
+        elif key.split("_")[0] in BROWSE_FACETS and value and "{slug}" not in value:
+            problems.append(SettingProblem(
+                name, value, f"a pattern containing {{slug}}, e.g. {BROWSE_DEFAULTS.get(key, '')!r}"))
+        else:
+            merged[key] = value
+    for key in BROWSE_DEFAULTS:
+        save_key = key.replace("_url", "_save_as")
+        merged.setdefault(save_key, save_as_for(merged[key]))
+        if not merged[key]:
+            merged[save_key] = ""
+    return merged
+
+
+def stats_patterns(settings: Mapping[str, Any],
+                   problems: list[SettingProblem] | None = None) -> dict[str, str]:
+    """Where the stats pages go: `url` and `save_as` of the page for every year,
+    `year_url` and `year_save_as` (patterns with {year}) of the year pages. An
+    empty `url` turns every stats page off; an empty `year_url` the year pages."""
+    url = setting(settings, "FILMREVIEWS_STATS_URL", problems) or ""
+    year_url = setting(settings, "FILMREVIEWS_STATS_YEAR_URL", problems) or ""
+    save_as = setting(settings, "FILMREVIEWS_STATS_SAVE_AS", problems) or save_as_for(url)
+    year_save_as = setting(settings, "FILMREVIEWS_STATS_YEAR_SAVE_AS", problems) or save_as_for(year_url)
+    if not url:
+        return {"url": "", "save_as": "", "year_url": "", "year_save_as": ""}
+    if not year_url:
+        year_save_as = ""
+    return {"url": url, "save_as": save_as, "year_url": year_url, "year_save_as": year_save_as}
+
+
+def port_number(value: Any, name: str = "--port") -> int:
+    """A TCP port from a command line or a setting, or SettingProblem."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise SettingProblem(name, value, "a port number from 1 to 65535")
+    return port
+
+
+def url_path(value: Any, name: str) -> str:
+    """A public path prefix such as "/linkbacks" ("" for none), without a
+    trailing slash, or SettingProblem."""
+    text = str(value or "").strip()
+    if text and not text.startswith("/"):
+        raise SettingProblem(name, value, "a path starting with /, e.g. /linkbacks, or nothing")
+    return text.rstrip("/")
+
+
+# --- The receiver under a WSGI server ----------------------------------------------
+# A WSGI server passes no arguments and reads no settings file: the receiver
+# is configured by LINKBACKS_* environment variables instead.
+
+RECEIVER_REQUIRED = {
+    "LINKBACKS_DB": "the linkbacks database: an SQLite file's path or a postgresql:// URL",
+    "LINKBACKS_REVIEWS_JSON": "the path of the deployed site's reviews.json",
+    "LINKBACKS_SITE_URL": "the live site's address, e.g. https://reelnotes.example.org",
+}
+RECEIVER_OPTIONAL = {  # name: default
+    "LINKBACKS_BASE_PATH": "",
+    "LINKBACKS_TRUST_FORWARDED_FOR": "no",
+}
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class ReceiverEnviron:
+    """The receiver's configuration, read from LINKBACKS_* variables."""
+
+    db: Path | str  # an SQLite file, or a postgresql:// URL
+    reviews_json: Path
+    site_url: str
+    base_path: str
+    trust_forwarded_for: bool
+
+
+def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
+    """The LINKBACKS_* variables, checked; a missing or bad one raises
+    SettingProblem naming it."""
+    for name, expected in RECEIVER_REQUIRED.items():
+        if not environ.get(name, "").strip():
+            raise MissingSetting(name, expected)
+    site_url = environ["LINKBACKS_SITE_URL"].strip()
+    if not is_http_url(site_url):
+        raise SettingProblem("LINKBACKS_SITE_URL", site_url,
+                             "an absolute http(s) address, e.g. https://reelnotes.example.org")
+    values = {name: environ.get(name, fallback) for name, fallback in RECEIVER_OPTIONAL.items()}
+    trust = values["LINKBACKS_TRUST_FORWARDED_FOR"].strip().lower()
+    if trust not in _YES + _NO:
+        raise SettingProblem("LINKBACKS_TRUST_FORWARDED_FOR", trust, "yes or no")
+    return ReceiverEnviron(
+        db=database_location(environ["LINKBACKS_DB"], "LINKBACKS_DB"),
+        reviews_json=Path(environ["LINKBACKS_REVIEWS_JSON"].strip()),
+        site_url=site_url,
+        base_path=url_path(values["LINKBACKS_BASE_PATH"], "LINKBACKS_BASE_PATH"),
+        trust_forwarded_for=trust in _YES,
+    )
