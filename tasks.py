@@ -4,7 +4,7 @@ Each task is a thin wrapper over a tested function in blogtools/ (or in the
 linkbacks service's cli module); bad input ends in a one-paragraph message and a
 non-zero exit, never a traceback. Task names and meanings follow the tasks.py
 that pelican-quickstart writes, plus `new`, `check`, `test`, `bench`,
-`posters` and the `linkbacks.*` moderation tasks.
+`posters`, the `linkbacks.*` moderation tasks and the `replies.*` tasks.
 """
 
 import shlex
@@ -289,13 +289,13 @@ def _linkbacks_call(cli, name, *args, **kwargs):
 })
 def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
                     base_path=None, trust_forwarded_for=False):
-    """Run the trackback/pingback/webmention receiver."""
+    """Run the receiver: linkbacks and replies."""
     cli, site = _linkbacks()
     # port=None, not a number: invoke would turn a bad --port into a traceback.
     _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
                     reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
                     base_path=site.base_path if base_path is None else base_path,
-                    trust_forwarded_for=trust_forwarded_for)
+                    trust_forwarded_for=trust_forwarded_for, site_name=site.site_name)
 
 
 @task(name="list", help={"status": "pending, approved, rejected or spam (default: all)",
@@ -366,15 +366,15 @@ def _run_import(name, *args, **kwargs):
         from blogtools.importers import ImportFailed, letterboxd, wordpress
     except ImportError as exc:
         raise Exit(f"The importers cannot be loaded ({exc}); run the bootstrap to install the requirements.",
-                   code=1)
+                   code=1) from None
     function = {"wordpress": wordpress.import_wordpress, "letterboxd": letterboxd.import_letterboxd}[name]
     try:
         report = function(*args, root=ROOT, **kwargs)
     except ImportFailed as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     except OSError as exc:
         raise Exit(f"{exc.filename or 'the site'}: cannot be read or written ({exc.strerror}); "
-                   "nothing was imported", code=1)
+                   "nothing was imported", code=1) from None
     print(report.render(), end="")
 
 
@@ -419,10 +419,47 @@ importers = Collection("import")
 importers.add_task(import_wordpress)
 importers.add_task(import_letterboxd)
 
+# Readers' replies: the writer's answers and forgetting a person (linkbacks.cli).
+
+@task(name="reply", help={"id": "the response to answer (see linkbacks.list)", "text": "the reply (Markdown subset)",
+                          "author": "the name shown (default: AUTHOR from the settings)", "db": "SQLite database"})
+def replies_reply(c, id, text, author=None, db=None):
+    """Reply as the author to response ID (stored approved).
+
+    Then run linkbacks.export (and build) to put it on the site.
+    """
+    cli, site = _linkbacks()
+    author = author or _settings(SETTINGS_PUBLISH).get("AUTHOR") or ""
+    print(_linkbacks_call(cli, "reply_as_author", db or site.db, id, text, author))
+    print("Run `invoke linkbacks.export`, then build and publish, to show it.")
+
+
+@task(name="forget", iterable=["id"], help={
+    "email": "the e-mail address the person gave (while it is stored: until the reply notice is sent)",
+    "name": "the name the person gave (exact, any case)",
+    "id": "a reply's number or record id (repeat for several)",
+    "db": "SQLite database",
+})
+def replies_forget(c, email=None, name=None, id=None, db=None):
+    """Forget a person's replies (database and content/).
+
+    Each option given narrows the selection; prints every reply removed.
+    """
+    cli, site = _linkbacks()
+    # Positional: _linkbacks_call has a parameter called `name` of its own.
+    for line in _linkbacks_call(cli, "forget_replies", db or site.db, site.content, site.records_folder,
+                                email, name, id or ()):
+        print(line)
+
+
+replies = Collection("replies")
+for _task in (replies_reply, replies_forget):
+    replies.add_task(_task)
+
 linkbacks = Collection("linkbacks")
 for _task in (linkbacks_serve, linkbacks_list, _moderate("approved"), _moderate("rejected"),
               _moderate("spam"), linkbacks_export, linkbacks_send, linkbacks_reverify):
     linkbacks.add_task(_task)
 
 ns = Collection(clean, build, rebuild, regenerate, serve, reserve, preview, livereload, publish,
-                gh_pages, new, check, test, bench, posters, importers, linkbacks)
+                gh_pages, new, check, test, bench, posters, importers, linkbacks, replies)

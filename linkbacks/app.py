@@ -7,6 +7,7 @@ them, since review pages advertise them):
 ``POST /pingback``                Pingback 1.0 (``protocols.pingback``)
 ``POST /webmention``              Webmention (``protocols.webmention``)
 ``GET /webmention/status/<token>`` where a webmention's verification stands
+``GET|POST /reply/<slug>``         Leave a Reply: form, preview, send (``protocols.reply``)
 
 Every source is fetched (public addresses only) and must link to the review
 before anything is stored, as ``pending``. A source's fragment is dropped
@@ -16,6 +17,8 @@ and undecodable input refused (400), client IPs and (source, target) pairs
 are rate limited (429 / TrackBack error / fault 49), a (review, source) pair
 is stored once (fault 48). Text is stored as plain text, capped. Error
 messages are fixed strings: nothing from the request is echoed back.
+Readers' replies are answered with HTML pages in the site's look
+(``pages``); their abuse checks are described in ``protocols.reply``.
 
 Making a ``LinkbackApp`` opens its store, reads ``reviews.json`` and starts
 the webmention worker threads; ``close()`` stops them. (``linkbacks.wsgi``
@@ -29,14 +32,22 @@ store's UNIQUE constraint, the rate limits are rows in it
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from reelnotes.contract import PINGBACK_ROUTE, TRACKBACK_ROUTE, WEBMENTION_ROUTE, WEBMENTION_STATUS_ROUTE
+from reelnotes.contract import (
+    PINGBACK_ROUTE,
+    REPLY_ROUTE,
+    TRACKBACK_ROUTE,
+    WEBMENTION_ROUTE,
+    WEBMENTION_STATUS_ROUTE,
+)
 
-from . import fetch
+from . import fetch, pages
 from .limits import RateLimit, RateLimiter, SharedRateLimiter
-from .protocols import pingback, trackback, webmention
+from .protocols import pingback, reply, trackback, webmention
 from .store import Store
 from .targets import ReloadingReviewsIndex
 from .web import SECURITY_HEADERS, text_response
@@ -72,6 +83,15 @@ class Config:
     # Requests are answered with or without the prefix, so a proxy may pass
     # the path on as it is or strip it.
     base_path: str = ""
+    # LINKBACKS_SECRET: keys the reply form's time tokens and the hashes client
+    # addresses are stored as. Empty: a random one for this process only.
+    secret: bytes = b""
+    site_name: str = ""  # shown in the reply pages' header; default: the site's host name
+    reply_client_limit: RateLimit = RateLimit(5, 600.0)  # replies sent per client
+    reply_review_limit: RateLimit = RateLimit(20, 3600.0)  # replies sent to one review
+    reply_preview_limit: RateLimit = RateLimit(30, 600.0)  # forms and previews per client
+    reply_min_seconds: float = 3.0  # from preview to Send, at least
+    reply_max_age_seconds: float = 7200.0  # a preview can be sent for this long
 
 
 class LinkbackApp:
@@ -95,6 +115,12 @@ class LinkbackApp:
         self.ip_limiter = limiter("ip", config.ip_limit)
         self.pair_limiter = limiter("pair", config.pair_limit)
         self.status_limiter = limiter("status", config.status_limit)
+        # Several instances must share the secret (LINKBACKS_SECRET): a token one
+        # previews is sent to another. Without one, this process makes its own.
+        self.secret = config.secret or secrets.token_bytes(32)
+        self.reply_client_limiter = limiter("reply-client", config.reply_client_limit)
+        self.reply_review_limiter = limiter("reply-review", config.reply_review_limit)
+        self.reply_preview_limiter = limiter("reply-preview", config.reply_preview_limit)
         self.queue = WorkQueue(
             handle=lambda token: webmention.process(self, token),
             on_failure=lambda token: self.store.finish_request(token, "failed"),
@@ -123,6 +149,12 @@ class LinkbackApp:
                 return forwarded[-1]
         return environ.get("REMOTE_ADDR", "")
 
+    def site_look(self) -> pages.Site:
+        """The live site's address and name, for the reply pages."""
+        site_url = (self.config.site_url or self.reviews.get().site_url or "").rstrip("/")
+        name = self.config.site_name or urlsplit(site_url).hostname or "Reviews"
+        return pages.Site(site_url, name)
+
     # --- WSGI ---------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
@@ -131,7 +163,9 @@ class LinkbackApp:
         except Exception:
             logger.exception("linkback receiver: unexpected error")
             status, headers, body = text_response("500 Internal Server Error", "Internal error.")
-        headers = headers + SECURITY_HEADERS + [("Content-Length", str(len(body)))]
+        given = {name.lower() for name, _ in headers}  # an HTML page sets its own CSP
+        headers = headers + [h for h in SECURITY_HEADERS if h[0].lower() not in given]
+        headers.append(("Content-Length", str(len(body))))
         start_response(status, headers)
         return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
 
@@ -153,6 +187,14 @@ class LinkbackApp:
             if method not in ("GET", "HEAD"):
                 return text_response("405 Method Not Allowed", "Method not allowed.", [("Allow", "GET, HEAD")])
             return webmention.status(self, environ, path[len(WEBMENTION_STATUS_ROUTE):])
+        if path.startswith(REPLY_ROUTE):
+            slug = path[len(REPLY_ROUTE):]
+            slug = slug[:-1] if slug.endswith("/") else slug
+            if method in ("GET", "HEAD"):
+                return reply.show_form(self, environ, slug)
+            if method == "POST":
+                return reply.receive(self, environ, slug)
+            return text_response("405 Method Not Allowed", "Method not allowed.", [("Allow", "GET, HEAD, POST")])
         return text_response("404 Not Found", "Not found.")
 
     def _post_only(self, method, handler, environ, *args):

@@ -13,6 +13,7 @@ exit 1.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,9 +28,17 @@ from reelnotes.contract import (
     clean_display_text,
     read_reviews_index,
 )
-from reelnotes.settings import SettingProblem, database_location, default, port_number, setting, url_path
+from reelnotes.settings import (
+    SettingProblem,
+    database_location,
+    default,
+    is_database_url,
+    port_number,
+    setting,
+    url_path,
+)
 
-from . import moderation
+from . import moderation, replies, secret
 from .app import Config
 from .database import database_errors, reason, redact
 from .fetch import Fetcher
@@ -134,19 +143,23 @@ def serve(
     allow_loopback: bool = False,
     base_path: str = "",
     trust_forwarded_for: bool = False,
+    site_name: str = "",
 ) -> None:
     """Run the receiver until Ctrl-C. ``base_path``: the public prefix when a
     proxy mounts it (e.g. "/linkbacks") without setting SCRIPT_NAME;
     ``trust_forwarded_for``: the client address is the last X-Forwarded-For
-    entry (only behind a proxy that sets it)."""
+    entry (only behind a proxy that sets it); ``site_name``: the reply pages'
+    header. The service secret is LINKBACKS_SECRET, or else the one kept in
+    a file beside the database (made on the first run)."""
     port = _option(port_number, port, "--port")
     db = _option(database_location, db, "--db")
-    config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
-                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
-                    trust_forwarded_for=bool(trust_forwarded_for))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened(db):
         pass  # a broken database is reported here, before anything listens
+    config = Config(db_path=db, reviews_json=Path(reviews_json), site_url=site_url,
+                    allow_loopback=allow_loopback, base_path=_option(url_path, base_path, "--base-path"),
+                    trust_forwarded_for=bool(trust_forwarded_for), secret=service_secret(db),
+                    site_name=site_name)
     try:
         _serve(config, host, port)
     except ValueError as exc:  # reviews.json that cannot be read at start-up
@@ -158,6 +171,24 @@ def serve(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}; "
             "choose another --port (or --host), or stop what is using it"
         ) from None
+
+
+def service_secret(db: str | Path) -> bytes:
+    """LINKBACKS_SECRET when set, else the secret kept beside the (SQLite) database."""
+    given = os.environ.get("LINKBACKS_SECRET", "").strip()
+    if given:
+        if len(given) < secret.MIN_LENGTH:
+            raise LinkbacksError(f"LINKBACKS_SECRET is {len(given)} characters long: expected at least "
+                                 f"{secret.MIN_LENGTH} random characters (or unset it to keep one beside the database)")
+        return given.encode("utf-8")
+    if is_database_url(str(db)):
+        raise LinkbacksError("LINKBACKS_SECRET is not set: with a postgresql:// database, give every instance the "
+                             f"same secret of at least {secret.MIN_LENGTH} random characters in LINKBACKS_SECRET")
+    path = secret.secret_file(db)
+    try:
+        return secret.load_or_create(path)
+    except (OSError, UnicodeError) as exc:
+        raise LinkbacksError(f"{path}: cannot read or write the service secret ({exc})") from None
 
 
 def format_linkback(row: StoredLinkback) -> str:
@@ -275,5 +306,40 @@ def _known_slugs(reviews_json: Path) -> set[str]:
     return {review.slug for review in reviews}
 
 
+# --- Replies: the writer's answers, and forgetting a person ---------------------------
+
+
+def reply_as_author(db: str | Path, id: int | str, text: str, author: str) -> str:  # noqa: A002 -- task parameter
+    """Store the writer's reply to response ``id`` (approved, marked as the
+    author's); returns its listing line."""
+    try:
+        parent_id = int(str(id).strip().lstrip("#"))
+        if not 0 < parent_id < 2**63:
+            raise ValueError(parent_id)
+    except ValueError:
+        raise LinkbacksError(f"Response {id!r}: expected a response number (see invoke linkbacks.list)") from None
+    with _opened(db) as store:
+        try:
+            row = replies.reply_as_author(store, parent_id, text, author)
+        except replies.RepliesError as exc:
+            raise LinkbacksError(str(exc)) from None
+    return format_linkback(row)
+
+
+def forget_replies(db: str | Path, content_dir: str | Path, subdir: str = default("FILMREVIEWS_LINKBACKS_PATH"),
+                   email: str | None = None, name: str | None = None, ids=()) -> list[str]:
+    """Remove a person's replies from the database and content/<subdir>/;
+    a line per reply removed."""
+    with _opened(db) as store:
+        try:
+            return replies.forget(store, Path(content_dir) / subdir, email=email, name=name, ids=ids).lines()
+        except replies.RepliesError as exc:
+            raise LinkbacksError(str(exc)) from None
+        except LinkbackDataError as exc:  # a hand-edited file gone wrong is not overwritten
+            raise LinkbacksError(f"{exc}; fix or remove the file, then forget again") from None
+        except OSError as exc:
+            raise LinkbacksError(f"Cannot rewrite the records in {Path(content_dir) / subdir}: {exc}") from None
+
+
 __all__ = ["LinkbacksError", "SiteFiles", "site_files", "serve", "list_linkbacks", "set_status", "export",
-           "reverify", "send"]
+           "reverify", "send", "reply_as_author", "forget_replies"]

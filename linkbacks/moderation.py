@@ -1,12 +1,14 @@
 """Publishing the approved linkbacks and checking them again. (Approving,
 rejecting and marking spam is ``Store.set_status``.)
 
-* ``export`` writes the approved linkbacks into
+* ``export`` writes the approved linkbacks and replies into
   ``<content_dir>/linkbacks/<slug>.json`` (atomically, sorted by date; the
-  format is ``reelnotes.contract``). The files stay hand-editable: an entry
-  whose ID is still approved keeps the file's (possibly edited) text,
-  entries whose ID the store no longer has approved are dropped, and entries
-  with IDs the store does not know at all (added by hand) are kept.
+  format is ``reelnotes.contract``). It only ever adds, replaces or removes
+  records with a "receiver-<row>" id, the ones it writes: records imported
+  from WordPress or written by hand are never touched, whatever their id.
+  The files stay hand-editable: a receiver record whose row is still
+  approved keeps the file's (possibly edited) text, and one whose row is no
+  longer approved (rejected, spam, forgotten) is dropped.
 * ``reverify`` fetches each approved source again and rejects the ones that
   now answer 410 Gone or no longer link to the review.
 """
@@ -57,12 +59,8 @@ def export(
     known_slugs = set(known_slugs)
     folder = Path(content_dir) / (subdir or default("FILMREVIEWS_LINKBACKS_PATH"))
     result = ExportResult()
-    all_rows = store.list()
-    known_ids = {row.id for row in all_rows}
-    approved: dict[str, dict[int, Linkback]] = defaultdict(dict)
-    for row in all_rows:
-        if row.status != "approved":
-            continue
+    approved: dict[str, dict[str, Linkback]] = defaultdict(dict)
+    for row in store.list("approved"):
         if row.review not in known_slugs:
             result.skipped.append(row)
             continue
@@ -73,17 +71,19 @@ def export(
             logger.warning("not exported: %s", exc)
             result.skipped.append(row)
             continue
-        approved[row.review][row.id] = linkback
+        approved[row.review][linkback.id] = linkback
     existing_files = {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
     slugs = set(approved) | (set(existing_files) & known_slugs)
     for slug in sorted(slugs):
         path = folder / f"{slug}.json"
-        merged: dict[int, Linkback] = {}
+        merged: dict[str, Linkback] = {}
         if path.exists():
             _, current = load_file(path, known_slugs)  # a broken file is reported, not overwritten
             for linkback in current:
-                if linkback.id not in known_ids or linkback.id in approved[slug]:
-                    merged[linkback.id] = linkback
+                if not linkback.from_receiver:
+                    merged[linkback.id] = linkback  # not ours: kept as it is
+                elif _same_response(linkback, approved[slug].get(linkback.id)):
+                    merged[linkback.id] = linkback  # still approved: the file's (edited) text stays
         for linkback_id, linkback in approved[slug].items():
             merged.setdefault(linkback_id, linkback)
         linkbacks = sorted(merged.values(), key=sort_key)
@@ -94,6 +94,13 @@ def export(
         else:
             result.unchanged.append(path)
     return result
+
+
+def _same_response(in_file: Linkback, in_store: Linkback | None) -> bool:
+    """A receiver record in the file is still the store's row of that id (a
+    file exported from another database holds other responses under the same
+    numbers: those are replaced)."""
+    return in_store is not None and (in_file.kind, in_file.source) == (in_store.kind, in_store.source)
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,33 @@ row is the queue: any instance's worker claims it (``claim_request``) for a
 lease, and a claim whose instance died runs out and is taken again.
 
 Rate limits shared by instances are rows of ``rate_limits`` (``rate_limit``).
+
+Readers' replies (kind ``reply``) live in the ``linkbacks`` table too, so
+one moderation queue covers every response: ``add_reply`` stores one. For a
+reply, ``author`` is the name the reader gave, ``source`` and ``website``
+their optional site, ``text`` the Markdown source, ``client_hash`` a keyed
+hash of the client address (the address itself is never stored for
+replies), ``email`` the optional address for the one reply notice (never
+exported), ``parent_id`` the response it answers, ``by_author`` marks the
+writer's own replies and ``text_key`` a hash of the normalised text (one
+reader's reply per (review, text_key)). ``held_reason`` says why a response
+waits for moderation. A (review, source) pair is unique among linkbacks
+only: replies have no source, or the reader's website.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reelnotes.contract import Linkback
+from reelnotes.contract import Linkback, receiver_id
 
 from .database import DatabaseError, apply_migrations, dialect_for, redact
 
@@ -99,7 +113,62 @@ CREATE INDEX IF NOT EXISTS rate_limits_tat ON rate_limits (tat);
 #   a table:   "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, ...)";
 #   what the two databases spell differently: a function that branches on
 #              dialect.name ("sqlite" / "postgresql").
-MIGRATIONS = (SCHEMA, SHARED_QUEUE_AND_LIMITS)
+# Readers' replies: the kind 'reply' (a CHECK neither database can widen in
+# place on SQLite), a (review, source) pair unique among linkbacks only,
+# and the reply's columns.
+REPLY_COLUMNS = {
+    "text": "TEXT NOT NULL DEFAULT ''",
+    "website": "TEXT NOT NULL DEFAULT ''",
+    "email": "TEXT NOT NULL DEFAULT ''",
+    "client_hash": "TEXT NOT NULL DEFAULT ''",
+    "parent_id": "INTEGER",
+    "by_author": "INTEGER NOT NULL DEFAULT 0",
+    "held_reason": "TEXT NOT NULL DEFAULT ''",
+    "text_key": "TEXT NOT NULL DEFAULT ''",
+}
+KINDS_CHECK = "CHECK (kind IN ('trackback', 'pingback', 'webmention', 'reply'))"
+
+
+def add_replies(conn, dialect) -> None:
+    if dialect.name == "sqlite":
+        _rebuild_linkbacks_for_replies(conn)
+    else:
+        conn.execute("ALTER TABLE linkbacks DROP CONSTRAINT IF EXISTS linkbacks_kind_check")
+        conn.execute(f"ALTER TABLE linkbacks ADD CONSTRAINT linkbacks_kind_check {KINDS_CHECK}")
+        conn.execute("ALTER TABLE linkbacks DROP CONSTRAINT IF EXISTS linkbacks_review_source_key")
+        for name, declaration in REPLY_COLUMNS.items():
+            conn.execute(f"ALTER TABLE linkbacks ADD COLUMN IF NOT EXISTS {name} {declaration}")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_pair ON linkbacks (review, source)"
+                 " WHERE kind <> 'reply'")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS linkbacks_reply_text ON linkbacks (review, text_key)"
+                 " WHERE kind = 'reply' AND text_key <> ''")
+    conn.execute("CREATE INDEX IF NOT EXISTS linkbacks_review_kind ON linkbacks (review, kind)")
+
+
+def _rebuild_linkbacks_for_replies(conn) -> None:
+    """SQLite cannot change a CHECK or drop a UNIQUE in place: the table is
+    copied into one with the new definition, keeping every row and id. The
+    webmention requests that refer to its rows step aside meanwhile (kept in
+    a temporary table), so no reference is ever broken, not even for a moment."""
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'linkbacks'").fetchone()[0]
+    new_sql = sql.replace("CHECK (kind IN ('trackback', 'pingback', 'webmention'))", KINDS_CHECK)
+    new_sql = re.sub(r",\s*UNIQUE \(review, source\)", "", new_sql)
+    new_sql = re.sub(r"^CREATE TABLE (IF NOT EXISTS )?linkbacks", "CREATE TABLE linkbacks_migrating", new_sql)
+    new_sql = new_sql.rstrip().removesuffix(")").rstrip() + "".join(
+        f",\n    {name} {declaration}" for name, declaration in REPLY_COLUMNS.items()) + "\n)"
+    columns = ", ".join(row["name"] for row in conn.execute("PRAGMA table_info(linkbacks)"))
+    conn.execute("CREATE TEMP TABLE webmention_requests_aside AS SELECT * FROM webmention_requests")
+    conn.execute("DELETE FROM webmention_requests")
+    conn.execute(new_sql)
+    conn.execute(f"INSERT INTO linkbacks_migrating ({columns}) SELECT {columns} FROM linkbacks")
+    conn.execute("DROP TABLE linkbacks")
+    conn.execute("ALTER TABLE linkbacks_migrating RENAME TO linkbacks")
+    conn.execute("CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status)")
+    conn.execute("INSERT INTO webmention_requests SELECT * FROM webmention_requests_aside")
+    conn.execute("DROP TABLE webmention_requests_aside")
+
+
+MIGRATIONS = (SCHEMA, SHARED_QUEUE_AND_LIMITS, add_replies)
 MAX_ATTEMPTS = 3  # claims of one webmention before it counts as failed
 
 
@@ -111,8 +180,29 @@ class DuplicateLinkback(Exception):
         self.existing_id = existing_id
 
 
+class DuplicateReply(Exception):
+    """The same text was already sent as a reply to this review."""
+
+    def __init__(self, existing_id: int):
+        super().__init__("already received")
+        self.existing_id = existing_id
+
+
 class UnknownLinkback(KeyError):
     pass
+
+
+def reply_key(text: str) -> str:
+    """What makes two replies the same: their text with compatibility forms,
+    case, punctuation, invisible characters and spacing ignored."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch.isspace())
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def text_key(text: str) -> str:
+    """What the store keeps of reply_key(text): a fixed-size hash."""
+    return hashlib.sha256(reply_key(text).encode("utf-8")).hexdigest()[:32]
 
 
 def now_iso() -> str:
@@ -134,17 +224,35 @@ class StoredLinkback:
     client_ip: str
     received: str
     updated: str
+    text: str = ""
+    website: str = ""
+    email: str = ""
+    client_hash: str = ""
+    parent_id: int | None = None
+    by_author: int = 0
+    held_reason: str = ""
+    text_key: str = ""
 
     def to_linkback(self) -> Linkback:
+        """The record export writes: id "receiver-<row>"; a reply's website
+        is its source; the e-mail address and client never leave the store."""
+        reply = {}
+        if self.kind == "reply":
+            reply = {
+                "text": self.text,
+                "parent": receiver_id(self.parent_id) if self.parent_id else None,
+                "by_author": bool(self.by_author),
+            }
         return Linkback(
-            id=self.id,
+            id=receiver_id(self.id),
             kind=self.kind,
             type=self.type,
-            source=self.source,
-            title=self.title,
+            source=self.website if self.kind == "reply" else self.source,
+            title="" if self.kind == "reply" else self.title,
             author=self.author,
             excerpt=self.excerpt,
             date=datetime.fromisoformat(self.received),
+            **reply,
         )
 
 
@@ -310,15 +418,85 @@ class Store:
         except DuplicateLinkback as exc:
             return exc.existing_id, False
 
+    def add_reply(
+        self,
+        *,
+        review: str,
+        target: str,
+        author: str,
+        text: str,
+        excerpt: str,
+        website: str = "",
+        email: str = "",
+        client_hash: str = "",
+        parent_id: int | None = None,
+        by_author: bool = False,
+        status: str = "pending",
+        held_reason: str = "",
+        received: str | None = None,
+    ) -> int:
+        """Insert a reader's (or the writer's) reply; raises DuplicateReply
+        when a reader's reply with the same normalised text to the same
+        review is stored already (a UNIQUE index decides, so two at once,
+        even on two instances, store one). The writer may say the same thing
+        twice."""
+        stamp = received or now_iso()
+        key = "" if by_author else text_key(text)
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT INTO linkbacks (review, source, target, kind, type, title, author, excerpt, status,"
+                " client_ip, received, updated, text, website, email, client_hash, parent_id, by_author,"
+                " held_reason, text_key)"
+                " VALUES (?, ?, ?, 'reply', 'reply', '', ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (review, website, target, author, excerpt, status, stamp, stamp, text, website, email,
+                 client_hash, parent_id, int(bool(by_author)), held_reason, key),
+            ).fetchall()
+        if inserted:
+            return inserted[0][0]
+        with self._read() as conn:
+            row = conn.execute("SELECT id FROM linkbacks WHERE review = ? AND kind = 'reply' AND text_key = ?",
+                               (review, key)).fetchone()
+        raise DuplicateReply(row[0] if row else 0)
+
+    def approved_replies_from(self, client_hash: str) -> int:
+        """How many approved replies came from this (hashed) client."""
+        if not client_hash:
+            return 0
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM linkbacks WHERE kind = 'reply' AND status = 'approved' AND client_hash = ?",
+                (client_hash,),
+            ).fetchone()[0]
+
+    def delete_replies(self, ids) -> list[StoredLinkback]:
+        """Delete these replies (rows of other kinds are left alone); replies
+        that answered them become top-level. Returns what was deleted."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM linkbacks WHERE kind = 'reply' AND id IN ({marks}) ORDER BY id", ids
+            ).fetchall()
+            gone = [row["id"] for row in rows]
+            if gone:
+                gone_marks = ", ".join("?" * len(gone))
+                conn.execute(f"DELETE FROM linkbacks WHERE id IN ({gone_marks})", gone)
+                conn.execute(f"UPDATE linkbacks SET parent_id = NULL WHERE parent_id IN ({gone_marks})", gone)
+        return [StoredLinkback(**dict(row)) for row in rows]
+
     def get(self, linkback_id: int) -> StoredLinkback | None:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM linkbacks WHERE id = ?", (int(linkback_id),)).fetchone()
         return StoredLinkback(**dict(row)) if row else None
 
     def find(self, review: str, source: str) -> StoredLinkback | None:
+        """The linkback (not reply) from ``source`` to ``review``."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT * FROM linkbacks WHERE review = ? AND source = ?", (review, source)
+                "SELECT * FROM linkbacks WHERE review = ? AND source = ? AND kind <> 'reply'", (review, source)
             ).fetchone()
         return StoredLinkback(**dict(row)) if row else None
 
@@ -491,7 +669,8 @@ class Store:
             if not self.dialect.shared:
                 return conn.execute("PRAGMA integrity_check").fetchone()[0]
             twice = conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM linkbacks GROUP BY review, source HAVING count(*) > 1) t"
+                "SELECT count(*) FROM (SELECT 1 FROM linkbacks WHERE kind <> 'reply'"
+                " GROUP BY review, source HAVING count(*) > 1) t"
             ).fetchone()[0]
             orphans = conn.execute(
                 "SELECT count(*) FROM webmention_requests r WHERE r.linkback_id IS NOT NULL"

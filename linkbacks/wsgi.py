@@ -11,6 +11,11 @@ their defaults and checks are in ``reelnotes.settings.receiver_environ``):
     the ``reviews.json`` of the deployed site, e.g. ``/var/www/reelnotes/reviews.json``;
 ``LINKBACKS_SITE_URL`` (required)
     the live site's address, e.g. ``https://reelnotes.example.org``;
+``LINKBACKS_SECRET`` (required)
+    at least 32 random characters; keys the reply form's time tokens and the
+    hashes client addresses are stored as (keep it across restarts);
+``LINKBACKS_SITE_NAME`` (optional, default: the site's host name)
+    the name in the header of the reply pages, e.g. ``Reel Notes``;
 ``LINKBACKS_BASE_PATH`` (optional, default empty)
     the path the proxy serves the receiver under, e.g. ``/linkbacks``;
 ``LINKBACKS_TRUST_FORWARDED_FOR`` (optional, default ``no``)
@@ -56,6 +61,8 @@ def config_from_env(environ: Mapping[str, str]) -> Config:
         site_url=values.site_url,
         base_path=values.base_path,
         trust_forwarded_for=values.trust_forwarded_for,
+        secret=values.secret,
+        site_name=values.site_name,
     )
 
 

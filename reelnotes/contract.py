@@ -20,17 +20,39 @@ read by the build. Pretty-printed so a person can edit them::
       "review": "her-2013",
       "linkbacks": [
         {
-          "id": 12,
-          "kind": "webmention",          # trackback | pingback | webmention
+          "id": "receiver-12",           # see "Record ids" below
+          "kind": "webmention",          # trackback | pingback | webmention | reply
           "type": "reply",               # mention | reply | like | repost
           "source": "https://example.net/posts/her",
           "title": "On Her",
           "author": "Example Blog",
           "excerpt": "Plain text, at most 280 characters.",
           "date": "2026-11-20T10:00:00+00:00"
+        },
+        {
+          "id": "receiver-14",
+          "kind": "reply",               # a reader's reply, left with the form
+          "type": "reply",
+          "source": "",                  # the reader's website, or ""
+          "title": "",
+          "author": "Ana",               # the name the reader gave
+          "excerpt": "Plain text, at most 280 characters.",
+          "text": "The reply: *Markdown* subset (paragraphs, links, emphasis).",
+          "parent": "receiver-12",       # the response it answers (one level), or null
+          "by_author": false,            # true: the writer's own reply
+          "date": "2026-11-21T08:00:00+00:00"
         }
       ]
     }
+
+Record ids are strings namespaced by where the record came from, so records
+of different origins never collide: "receiver-<row id>" is what
+``invoke linkbacks.export`` writes, "wordpress-<comment id>" what the
+WordPress importer writes; anything else (e.g. "hand-1") was written by hand.
+Export only ever adds, replaces or removes "receiver-" records. Integer ids
+in older files are read as hand-written ids ("1").
+
+No e-mail or IP address is ever part of a record.
 
 A file that breaks these rules raises ``LinkbackDataError`` naming the file,
 the field, the value and what was expected.
@@ -55,16 +77,23 @@ from reelnotes.files import atomic_write
 
 # --- Record fields ------------------------------------------------------------
 
-KINDS = ("trackback", "pingback", "webmention")
+KINDS = ("trackback", "pingback", "webmention", "reply")
 TYPES = ("mention", "reply", "like", "repost")
 FIELDS = ("id", "kind", "type", "source", "title", "author", "excerpt", "date")
+REPLY_FIELDS = FIELDS + ("text", "parent", "by_author")  # kind "reply" has these too
 TITLE_MAX = 200
 AUTHOR_MAX = 100
 EXCERPT_MAX = 280
+TEXT_MAX = 5000  # a reply's Markdown source
 MAX_URL_LENGTH = 2048
 
-KIND_LABELS = {"trackback": "Trackback", "pingback": "Pingback"}
-TYPE_LABELS = {"reply": "Reply", "like": "Like", "repost": "Repost", "mention": "Mention"}
+RECEIVER_ID_PREFIX = "receiver-"  # what export writes, and the only ids it touches
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+KIND_LABELS = {"trackback": "Trackback", "pingback": "Pingback", "reply": "Reply"}
+# Webmentions say what they are; a webmention reply is told apart from a
+# reader's reply left with the form.
+TYPE_LABELS = {"reply": "Webmention reply", "like": "Like", "repost": "Repost", "mention": "Webmention"}
 
 # --- The receiver's routes, relative to where it is mounted --------------------
 
@@ -72,6 +101,8 @@ TRACKBACK_ROUTE = "/trackback/"  # + review slug
 PINGBACK_ROUTE = "/pingback"
 WEBMENTION_ROUTE = "/webmention"
 WEBMENTION_STATUS_ROUTE = "/webmention/status/"  # + token
+
+REPLY_ROUTE = "/reply/"  # + review slug: the Leave a Reply form posts here
 
 REVIEWS_INDEX = "reviews.json"  # in the build's output folder
 
@@ -184,14 +215,46 @@ def clean_display_text(value: object, limit: int | None = None) -> str:
     return text
 
 
+# --- Record ids ---------------------------------------------------------------------
+
+
+def receiver_id(row_id: int) -> str:
+    """The record id of the receiver's database row ``row_id``."""
+    return f"{RECEIVER_ID_PREFIX}{int(row_id)}"
+
+
+def receiver_row(record_id: str) -> int | None:
+    """The database row a "receiver-<n>" id names, else None."""
+    if isinstance(record_id, str) and record_id.startswith(RECEIVER_ID_PREFIX):
+        number = record_id[len(RECEIVER_ID_PREFIX):]
+        if number.isdigit() and number.isascii() and len(number) <= 18:  # a database row id (64 bits)
+            return int(number)
+    return None
+
+
+def _record_id(value: object, where: str, field: str) -> str:
+    """A record id from a data file: a string as ID_RE says, or a legacy
+    positive integer (read as the hand-written id "<n>")."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return str(value)
+    if isinstance(value, str) and ID_RE.match(value):
+        return value
+    raise LinkbackDataError(
+        f"{where}: field '{field}' is {_show(value)}, expected a record id: letters, digits, '.', "
+        "'_', ':' or '-', at most 64, such as \"hand-1\" (\"receiver-<n>\" is what export writes)"
+    )
+
+
 # --- The record ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Linkback:
-    """One approved response to a review, as the data files hold it."""
+    """One approved response to a review, as the data files hold it. A
+    reader's reply (kind "reply") also has its Markdown ``text``, the id of
+    the response it answers (``parent``) and whether the writer wrote it."""
 
-    id: int
+    id: str
     kind: str
     type: str
     source: str
@@ -199,6 +262,18 @@ class Linkback:
     author: str
     excerpt: str
     date: datetime
+    text: str = ""
+    parent: str | None = None
+    by_author: bool = False
+
+    @property
+    def is_reply(self) -> bool:
+        return self.kind == "reply"
+
+    @property
+    def from_receiver(self) -> bool:
+        """Written by export (the only records a later export may change)."""
+        return receiver_row(self.id) is not None
 
     @property
     def link(self) -> str | None:
@@ -213,7 +288,7 @@ class Linkback:
 
     @property
     def display_title(self) -> str:
-        return self.title or self.author or self.source
+        return self.title or self.author or self.source or "Anonymous"
 
     @property
     def iso_date(self) -> str:
@@ -224,7 +299,7 @@ class Linkback:
         return f"{self.date.day} {self.date:%B %Y}"
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "kind": self.kind,
             "type": self.type,
@@ -232,8 +307,11 @@ class Linkback:
             "title": self.title,
             "author": self.author,
             "excerpt": self.excerpt,
-            "date": self.date.isoformat(),
         }
+        if self.is_reply:
+            data.update(text=self.text, parent=self.parent, by_author=self.by_author)
+        data["date"] = self.date.isoformat()
+        return data
 
     @classmethod
     def from_dict(cls, item: object, where: str = "linkback") -> Linkback:
@@ -244,29 +322,32 @@ class Linkback:
                 f"{where}: got {_show(item)}, expected an object with the fields "
                 + ", ".join(FIELDS)
             )
-        for field in FIELDS:
+        if item.get("kind") not in KINDS:
+            raise LinkbackDataError(
+                f"{where}: field 'kind' is {_show(item.get('kind'))}, expected one of " + ", ".join(KINDS)
+            )
+        is_reply = item["kind"] == "reply"
+        fields = REPLY_FIELDS if is_reply else FIELDS
+        for field in fields:
             if field not in item:
                 raise LinkbackDataError(f"{where}: field '{field}' is missing")
-        extra = sorted(set(item) - set(FIELDS))
+        extra = sorted(set(item) - set(fields))
         if extra:
             raise LinkbackDataError(
-                f"{where}: field '{extra[0]}' is not known, expected only " + ", ".join(FIELDS)
+                f"{where}: field '{extra[0]}' is not known, expected only " + ", ".join(fields)
+                + ("" if is_reply else " (text, parent and by_author belong to kind \"reply\")")
             )
-        ident = item["id"]
-        if not isinstance(ident, int) or isinstance(ident, bool) or ident < 1:
+        ident = _record_id(item["id"], where, "id")
+        if item["type"] not in TYPES or (is_reply and item["type"] != "reply"):
             raise LinkbackDataError(
-                f"{where}: field 'id' is {_show(ident)}, expected a positive integer"
+                f"{where}: field 'type' is {_show(item['type'])}, expected "
+                + ("\"reply\" for kind \"reply\"" if is_reply else "one of " + ", ".join(TYPES))
             )
-        for field, allowed in (("kind", KINDS), ("type", TYPES)):
-            if item[field] not in allowed:
-                raise LinkbackDataError(
-                    f"{where}: field '{field}' is {_show(item[field])}, expected one of "
-                    + ", ".join(allowed)
-                )
-        if not is_http_url(item["source"]):
+        if not is_http_url(item["source"]) and not (is_reply and item["source"] == ""):
             raise LinkbackDataError(
                 f"{where}: field 'source' is {_show(item['source'])}, "
                 "expected an absolute http:// or https:// URL"
+                + (" or \"\" (no website)" if is_reply else "")
             )
         for field, limit in (("title", TITLE_MAX), ("author", AUTHOR_MAX), ("excerpt", EXCERPT_MAX)):
             value = item[field]
@@ -294,6 +375,7 @@ class Linkback:
                 f"{where}: field 'date' is {_show(item['date'])}, expected an ISO 8601 "
                 "date and time with a UTC offset, e.g. 2026-11-20T10:00:00+00:00"
             )
+        reply = _reply_fields(item, where) if is_reply else {}
         return cls(
             id=ident,
             kind=item["kind"],
@@ -303,7 +385,31 @@ class Linkback:
             author=item["author"],
             excerpt=item["excerpt"],
             date=date,
+            **reply,
         )
+
+
+def _reply_fields(item: dict, where: str) -> dict:
+    """text, parent and by_author of a reply record, checked."""
+    if item["title"] != "":
+        raise LinkbackDataError(f"{where}: field 'title' is {_show(item['title'])}, expected \"\" for a reply")
+    text = item["text"]
+    if not isinstance(text, str) or not text.strip():
+        raise LinkbackDataError(f"{where}: field 'text' is {_show(text)}, expected the reply's text")
+    if len(text) > TEXT_MAX:
+        raise LinkbackDataError(
+            f"{where}: field 'text' is {len(text)} characters long, expected at most {TEXT_MAX}"
+        )
+    parent = item["parent"]
+    if parent is not None:
+        parent = _record_id(parent, where, "parent")
+        if parent == _record_id(item["id"], where, "id"):
+            raise LinkbackDataError(f"{where}: field 'parent' is {_show(parent)}, expected another record's id")
+    if not isinstance(item["by_author"], bool):
+        raise LinkbackDataError(
+            f"{where}: field 'by_author' is {_show(item['by_author'])}, expected true or false"
+        )
+    return {"text": text, "parent": parent, "by_author": item["by_author"]}
 
 
 def _show(value: object) -> str:
@@ -366,7 +472,7 @@ def load_file(path: Path, known_slugs: set[str] | None = None) -> tuple[str, lis
         linkback = Linkback.from_dict(item, f"{path}: linkbacks[{i}]")
         if linkback.id in seen:
             raise LinkbackDataError(
-                f"{path}: linkbacks[{i}]: field 'id' is {linkback.id}, expected an id "
+                f"{path}: linkbacks[{i}]: field 'id' is {_show(linkback.id)}, expected an id "
                 "not used earlier in the file"
             )
         seen.add(linkback.id)
@@ -455,14 +561,16 @@ def read_reviews_index(path: Path) -> tuple[str, list[ReviewEntry]]:
 
 
 def endpoint_urls(receiver_url: str, slug: str) -> dict[str, str]:
-    """The three endpoint URLs of a receiver mounted at ``receiver_url`` (e.g.
-    ``https://example.org/linkbacks``) for one review; empty strings when no
+    """The endpoint URLs of a receiver mounted at ``receiver_url`` (e.g.
+    ``https://example.org/linkbacks``) for one review -- TrackBack, Pingback,
+    Webmention and the Leave a Reply form's -- as empty strings when no
     receiver is configured."""
     if not receiver_url:
-        return {"trackback_url": "", "pingback_url": "", "webmention_url": ""}
+        return {"trackback_url": "", "pingback_url": "", "webmention_url": "", "reply_url": ""}
     base = receiver_url.rstrip("/")
     return {
         "trackback_url": f"{base}{TRACKBACK_ROUTE}{slug}",
         "pingback_url": f"{base}{PINGBACK_ROUTE}",
         "webmention_url": f"{base}{WEBMENTION_ROUTE}",
+        "reply_url": f"{base}{REPLY_ROUTE}{slug}",
     }

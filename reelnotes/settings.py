@@ -214,6 +214,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     # Old addresses (content/<table>, written by the importers or by hand)
     Setting("FILMREVIEWS_REDIRECTS", "redirects.csv",
             "a file under content/, e.g. 'redirects.csv', or '' for no redirects", _text),
+    Setting("FILMREVIEWS_RESPONSES_FEED", "reviews/{slug}/responses.atom.xml",
+            "a path with {slug}, e.g. 'reviews/{slug}/responses.atom.xml', or None for no responses feeds",
+            _feed_pattern),
     # Search
     Setting("FILMREVIEWS_SEARCH", True, "True or False", _flag),
     # Linkbacks: the approved records the build reads, and the receiver
@@ -333,11 +336,15 @@ RECEIVER_REQUIRED = {
     "LINKBACKS_DB": "the linkbacks database: an SQLite file's path or a postgresql:// URL",
     "LINKBACKS_REVIEWS_JSON": "the path of the deployed site's reviews.json",
     "LINKBACKS_SITE_URL": "the live site's address, e.g. https://reelnotes.example.org",
+    "LINKBACKS_SECRET": "a random string of at least 32 characters that keys the reply form's tokens and "
+                        "the client hashes, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
 }
 RECEIVER_OPTIONAL = {  # name: default
     "LINKBACKS_BASE_PATH": "",
     "LINKBACKS_TRUST_FORWARDED_FOR": "no",
+    "LINKBACKS_SITE_NAME": "",  # the reply pages' header; empty: the site's host name
 }
+SECRET_MIN_LENGTH = 32
 _YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
@@ -350,6 +357,8 @@ class ReceiverEnviron:
     site_url: str
     base_path: str
     trust_forwarded_for: bool
+    secret: bytes = b""
+    site_name: str = ""
 
 
 def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
@@ -362,6 +371,10 @@ def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
     if not is_http_url(site_url):
         raise SettingProblem("LINKBACKS_SITE_URL", site_url,
                              "an absolute http(s) address, e.g. https://reelnotes.example.org")
+    secret = environ["LINKBACKS_SECRET"].strip()
+    if len(secret) < SECRET_MIN_LENGTH:
+        # The value itself is never printed: it is a secret, even a short one.
+        raise SettingProblem("LINKBACKS_SECRET", f"<{len(secret)} characters>", RECEIVER_REQUIRED["LINKBACKS_SECRET"])
     values = {name: environ.get(name, fallback) for name, fallback in RECEIVER_OPTIONAL.items()}
     trust = values["LINKBACKS_TRUST_FORWARDED_FOR"].strip().lower()
     if trust not in _YES + _NO:
@@ -372,4 +385,6 @@ def receiver_environ(environ: Mapping[str, str]) -> ReceiverEnviron:
         site_url=site_url,
         base_path=url_path(values["LINKBACKS_BASE_PATH"], "LINKBACKS_BASE_PATH"),
         trust_forwarded_for=trust in _YES,
+        secret=secret.encode("utf-8"),
+        site_name=values["LINKBACKS_SITE_NAME"].strip(),
     )

@@ -27,6 +27,7 @@ def register():
     signals.article_generator_write_article.connect(structured_data.attach_structured_data)
     signals.get_writer.connect(feeds.provide_writer)
     signals.article_writer_finalized.connect(feeds.write_genre_feeds)
+    signals.article_writer_finalized.connect(feeds.write_responses_feeds)
     signals.article_writer_finalized.connect(posters.write_posters)
     signals.article_writer_finalized.connect(catalog.write_reviews_index)
     # Last: old addresses from content/redirects.csv, and Pagefind over the finished output.

@@ -222,3 +222,38 @@ def guard_dns(monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "name resolution is disabled in tests")
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
+# --- Replies (the Leave a Reply form) ------------------------------------------------------
+
+REPLY = {"name": "Ana", "website": "", "email": "", "text": "The ending stayed with me for days."}
+
+
+def post_reply(port: int, slug: str, fields: dict, headers=None, path_prefix: str = "") -> Reply:
+    """POST the reply form as a browser would (step defaults to preview)."""
+    body = urlencode({"step": "preview", "homepage": "", **fields})
+    return request(port, "POST", f"{path_prefix}/reply/{slug}", body,
+                   {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+
+
+def send_fields(preview: Reply) -> dict:
+    """The hidden fields of a preview page's Send form, step included."""
+    from bs4 import BeautifulSoup
+
+    form = BeautifulSoup(preview.text, "html.parser").select_one("form.reply-send")
+    assert form is not None, preview.text
+    fields = {field["name"]: field.get("value", "") for field in form.find_all("input")}
+    button = form.find("button", attrs={"name": "step"})
+    fields[button["name"]] = button["value"]
+    return fields
+
+
+def preview_and_send(port: int, slug: str, fields: dict, headers=None, wait: float = 0.0) -> tuple[Reply, Reply]:
+    """Preview a reply, wait ``wait`` seconds, press Send; (preview, sent)."""
+    preview = post_reply(port, slug, fields, headers)
+    assert preview.status == 200, preview.text
+    time.sleep(wait)
+    body = urlencode(send_fields(preview))
+    sent = request(port, "POST", f"/reply/{slug}", body,
+                   {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+    return preview, sent

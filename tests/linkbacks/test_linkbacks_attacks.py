@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from bs4 import BeautifulSoup, Comment
-from filmreviews.linkbacks import trackback_rdf
+from filmreviews.linkbacks import thread_responses, trackback_rdf
 
 from linkbacks import fetch, moderation
 from linkbacks.limits import RateLimit, RateLimiter, SharedRateLimiter
@@ -115,7 +115,7 @@ def test_xss_in_every_field_is_stored_as_plain_text_and_rendered_inert(pages, re
     ping = "https://example.org/linkbacks/trackback/her-2013?x=--><script>alert(9)</script>"
     html = render(
         "partials/linkbacks.html",
-        linkbacks=linkbacks,
+        responses=thread_responses(linkbacks),
         trackback_url=ping,
         pingback_url="https://example.org/linkbacks/pingback",
         webmention_url="https://example.org/linkbacks/webmention",
@@ -133,18 +133,18 @@ def test_xss_in_every_field_is_stored_as_plain_text_and_rendered_inert(pages, re
 
 def test_partial_never_links_a_non_http_source():
     evil = Linkback(
-        id=1, kind="webmention", type="reply", source="javascript:alert(1)", title='"><script>x</script>',
+        id="hand-1", kind="webmention", type="reply", source="javascript:alert(1)", title='"><script>x</script>',
         author="<img src=x onerror=alert(1)>", excerpt="--><script>y</script>",
         date=datetime(2026, 11, 20, 10, tzinfo=UTC),
     )
     assert evil.link is None
-    html = render("partials/linkbacks.html", linkbacks=[evil], trackback_url=None, pingback_url=None,
+    html = render("partials/linkbacks.html", responses=thread_responses([evil]), trackback_url=None, pingback_url=None,
                   webmention_url=None, trackback_rdf=None)
     soup = assert_inert(html)
     assert soup.find("a") is None
     assert soup.find(string=lambda s: isinstance(s, Comment)) is None
     item = soup.select_one("li.linkback")
-    assert item.select_one(".linkback-kind").get_text() == "Reply"
+    assert item.select_one(".linkback-kind").get_text() == "Webmention reply"
     assert "<script>x</script>" in item.select_one(".linkback-title").get_text()  # shown as text
     assert soup.find("time")["datetime"] == "2026-11-20T10:00:00+00:00"
 

@@ -110,8 +110,8 @@ def test_export_writes_data_files_the_loader_reads_back(store, tmp_path):
     assert sorted(p.name for p in result.written) == ["alien-1979.json", "her-2013.json"]
     assert [row.id for row in result.skipped] == [gone]
     loaded = approved_records(content, SLUGS)
-    assert [lb.id for lb in loaded["her-2013"]] == [b, a]  # by date
-    assert pending not in [lb.id for lb in loaded["her-2013"]]
+    assert [lb.id for lb in loaded["her-2013"]] == [f"receiver-{b}", f"receiver-{a}"]  # by date
+    assert f"receiver-{pending}" not in [lb.id for lb in loaded["her-2013"]]
     assert loaded["alien-1979"][0].type == "like" and loaded["alien-1979"][0].label == "Like"
     assert loaded["her-2013"][0].title == "Post 1"
     # Nothing changed: files untouched.
@@ -128,14 +128,14 @@ def test_export_keeps_hand_edits_and_drops_unapproved(store, tmp_path):
     path = content / "linkbacks" / "her-2013.json"
     data = json.loads(path.read_text())
     data["linkbacks"][0]["excerpt"] = "Edited by hand."
-    data["linkbacks"].append({"id": 9000, "kind": "trackback", "type": "mention", "source": "https://old.example/",
+    data["linkbacks"].append({"id": "hand-9000", "kind": "trackback", "type": "mention", "source": "https://old.example/",
                               "title": "From the old blog", "author": "Old", "excerpt": "",
                               "date": "2010-01-01T00:00:00+00:00"})
     path.write_text(json.dumps(data, indent=2))
     store.set_status(drop, "rejected")
     moderation.export(store, content, SLUGS)
     loaded = approved_records(content, SLUGS)["her-2013"]
-    assert [(lb.id, lb.excerpt) for lb in loaded] == [(9000, ""), (keep, "Edited by hand.")]
+    assert [(lb.id, lb.excerpt) for lb in loaded] == [("hand-9000", ""), (f"receiver-{keep}", "Edited by hand.")]
 
 
 def test_reverify_rejects_gone_and_unlinked_sources(store, tmp_path):
@@ -172,7 +172,7 @@ def test_cli_functions(store, tmp_path):
     content = tmp_path / "content"
     report = cli.export(store.path, content, reviews_json)
     assert report == [f"wrote {content / 'linkbacks' / 'her-2013.json'}"]
-    assert [lb.id for lb in approved_records(content, SLUGS)["her-2013"]] == [first]
+    assert [lb.id for lb in approved_records(content, SLUGS)["her-2013"]] == [f"receiver-{first}"]
     assert cli.reverify(store.path) == [
         f"#{first} unreachable: SourceMissing (https://blog1.example/post)",
         "1 approved linkback(s) checked: 0 kept, 0 rejected, 1 unreachable (kept; try again later).",

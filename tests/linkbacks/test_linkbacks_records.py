@@ -28,7 +28,7 @@ SLUGS = {"her-2013", "alien-1979"}
 
 def entry(**overrides):
     data = {
-        "id": 12,
+        "id": "receiver-12",
         "kind": "webmention",
         "type": "reply",
         "source": "https://blog.example/posts/her",
@@ -37,6 +37,13 @@ def entry(**overrides):
         "excerpt": "A lovely film.",
         "date": "2026-11-20T10:00:00+00:00",
     }
+    data.update(overrides)
+    return data
+
+
+def reply_entry(**overrides):
+    data = entry(id="receiver-14", kind="reply", type="reply", source="", title="", author="Ana",
+                 excerpt="Nice.", text="Nice *film*.", parent=None, by_author=False)
     data.update(overrides)
     return data
 
@@ -51,13 +58,13 @@ def write(content: Path, name: str, data) -> Path:
 
 def test_the_folder_is_read_and_each_review_sorted_by_date(tmp_path):
     write(tmp_path, "her-2013.json", {"review": "her-2013", "linkbacks": [
-        entry(id=2, date="2026-11-21T09:00:00+01:00", kind="trackback", type="mention"),
-        entry(id=1, date="2026-11-19T10:00:00+00:00", kind="pingback", type="mention"),
+        entry(id=2, date="2026-11-21T09:00:00+01:00", kind="trackback", type="mention"),  # legacy integer id
+        entry(id="hand-1", date="2026-11-19T10:00:00+00:00", kind="pingback", type="mention"),
     ]})
     write(tmp_path, "alien-1979.json", {"review": "alien-1979", "linkbacks": []})
     result = approved_records(tmp_path, SLUGS)
     assert set(result) == {"her-2013", "alien-1979"}
-    assert [lb.id for lb in result["her-2013"]] == [1, 2]
+    assert [lb.id for lb in result["her-2013"]] == ["hand-1", "2"]  # an integer is a hand-written id
     first = result["her-2013"][0]
     assert isinstance(first, Linkback)
     assert (first.label, result["her-2013"][1].label) == ("Pingback", "Trackback")
@@ -97,10 +104,29 @@ def test_missing_folder_means_no_linkbacks(tmp_path):
          ["'excerpt'", "281 characters", "at most 280"]),
         ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(title="<b>bold</b>")]},
          ["'title'", "plain text"]),
-        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(id="7")]},
-         ["'id'", '"7"', "positive integer"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(id="<7>")]},
+         ["'id'", '"<7>"', "expected a record id", "hand-1"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(id=0)]},
+         ["'id'", "0", "expected a record id"]),
         ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(), entry()]},
-         ["linkbacks[1]", "'id' is 12", "not used earlier"]),
+         ["linkbacks[1]", "'id' is \"receiver-12\"", "not used earlier"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(text="Hi")]},
+         ["'text' is not known", "belong to kind \"reply\""]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [reply_entry(text="")]},
+         ["'text'", "expected the reply's text"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [reply_entry(text="x" * 5001)]},
+         ["'text'", "5001 characters", "at most 5000"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [reply_entry(by_author="yes")]},
+         ["'by_author'", '"yes"', "true or false"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [reply_entry(parent="a b")]},
+         ["'parent'", '"a b"', "record id"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [reply_entry(source="javascript:x")]},
+         ["'source'", "or \"\" (no website)"]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [reply_entry(type="like")]},
+         ["'type'", "\"reply\" for kind \"reply\""]),
+        ("her-2013.json", {"review": "her-2013", "linkbacks": [{k: v for k, v in reply_entry().items()
+                                                                 if k != "parent"}]},
+         ["'parent' is missing"]),
         ("her-2013.json", {"review": "her-2013", "linkbacks": [entry(extra=1)]},
          ["'extra' is not known"]),
     ],
@@ -126,11 +152,15 @@ def test_non_utf8_file(tmp_path):
 
 def test_write_file_round_trip_is_pretty_and_atomic(tmp_path):
     path = tmp_path / "linkbacks" / "her-2013.json"
-    linkbacks = [Linkback.from_dict(entry(id=3)), Linkback.from_dict(entry(id=1, date="2026-01-01T00:00:00+00:00"))]
+    linkbacks = [Linkback.from_dict(entry(id="receiver-3")),
+                 Linkback.from_dict(entry(id="hand-1", date="2026-01-01T00:00:00+00:00")),
+                 Linkback.from_dict(reply_entry(parent="receiver-3", date="2026-12-01T00:00:00+00:00"))]
     assert write_file(path, "her-2013", linkbacks) is True
     text = path.read_text(encoding="utf-8")
     assert text.startswith('{\n  "review": "her-2013",\n  "linkbacks": [\n')
-    assert [lb["id"] for lb in json.loads(text)["linkbacks"]] == [1, 3]
+    records = json.loads(text)["linkbacks"]
+    assert [lb["id"] for lb in records] == ["hand-1", "receiver-3", "receiver-14"]
+    assert "text" not in records[0] and (records[2]["text"], records[2]["parent"]) == ("Nice *film*.", "receiver-3")
     assert write_file(path, "her-2013", linkbacks) is False  # unchanged: not rewritten
     assert [p.name for p in path.parent.iterdir()] == ["her-2013.json"]  # no temp files left
     assert approved_records(tmp_path, SLUGS)["her-2013"] == sorted(linkbacks, key=lambda lb: lb.date)
@@ -139,16 +169,19 @@ def test_write_file_round_trip_is_pretty_and_atomic(tmp_path):
 def test_labels_and_helpers():
     base = Linkback.from_dict(entry())
     labels = {t: Linkback.from_dict(entry(type=t)).label for t in ("reply", "like", "repost", "mention")}
-    assert labels == {"reply": "Reply", "like": "Like", "repost": "Repost", "mention": "Mention"}
+    assert labels == {"reply": "Webmention reply", "like": "Like", "repost": "Repost", "mention": "Webmention"}
     assert Linkback.from_dict(entry(kind="trackback", type="mention")).label == "Trackback"
+    assert Linkback.from_dict(reply_entry()).label == "Reply"
+    assert Linkback.from_dict(reply_entry(author="")).display_title == "Anonymous"
     assert base.date_label == "20 November 2026"
     assert Linkback.from_dict(entry(title="", author="")).display_title == "https://blog.example/posts/her"
     assert endpoint_urls("https://example.org/linkbacks/", "her-2013") == {
         "trackback_url": "https://example.org/linkbacks/trackback/her-2013",
         "pingback_url": "https://example.org/linkbacks/pingback",
         "webmention_url": "https://example.org/linkbacks/webmention",
+        "reply_url": "https://example.org/linkbacks/reply/her-2013",
     }
-    assert endpoint_urls("", "her-2013")["trackback_url"] == ""
+    assert set(endpoint_urls("", "her-2013").values()) == {""}
     assert clean_display_text("  <p>Hello</p>\n\n<p>world &amp; co</p> ") == "Hello world & co"
 
 

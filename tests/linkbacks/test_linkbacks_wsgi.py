@@ -22,12 +22,13 @@ from tests.linkbacks.support import HER, SITE, request, write_reviews_json
 
 MODULE = "linkbacks.wsgi"
 HEAVY = ("pelican", "PIL", "jinja2", "filmreviews")
+SECRET = "s" * 40
 
 
 def import_wsgi(monkeypatch, **variables):
     """Import the module afresh with exactly these LINKBACKS_* variables set."""
     for name in ("LINKBACKS_DB", "LINKBACKS_REVIEWS_JSON", "LINKBACKS_SITE_URL", "LINKBACKS_BASE_PATH",
-                 "LINKBACKS_TRUST_FORWARDED_FOR"):
+                 "LINKBACKS_TRUST_FORWARDED_FOR", "LINKBACKS_SECRET", "LINKBACKS_SITE_NAME"):
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
@@ -46,6 +47,7 @@ def test_application_from_the_environment_serves_behind_a_proxy(tmp_path, monkey
         LINKBACKS_DB=str(new_database(backend)),
         LINKBACKS_REVIEWS_JSON=str(write_reviews_json(tmp_path / "reviews.json")),
         LINKBACKS_SITE_URL=SITE,
+        LINKBACKS_SECRET=SECRET,
         LINKBACKS_BASE_PATH="/linkbacks",
         LINKBACKS_TRUST_FORWARDED_FOR="yes",
     )
@@ -66,12 +68,14 @@ def test_application_from_the_environment_serves_behind_a_proxy(tmp_path, monkey
     assert location.startswith("/linkbacks/webmention/status/") and reply.headers["location"] == location
     stored = wsgi.application.app.store.get_request(location.rsplit("/", 1)[1])
     assert (stored.review, stored.client_ip) == ("her-2013", "198.51.100.7")
+    assert wsgi.application.app.secret == SECRET.encode()  # keys the reply tokens and client hashes
 
 
-@pytest.mark.parametrize("missing", ["LINKBACKS_DB", "LINKBACKS_REVIEWS_JSON", "LINKBACKS_SITE_URL"])
+@pytest.mark.parametrize("missing", ["LINKBACKS_DB", "LINKBACKS_REVIEWS_JSON", "LINKBACKS_SITE_URL",
+                                     "LINKBACKS_SECRET"])
 def test_a_missing_variable_is_named_when_the_module_is_imported(tmp_path, monkeypatch, missing):
     variables = {"LINKBACKS_DB": str(tmp_path / "db.sqlite3"), "LINKBACKS_REVIEWS_JSON": str(tmp_path / "reviews.json"),
-                 "LINKBACKS_SITE_URL": SITE}
+                 "LINKBACKS_SITE_URL": SITE, "LINKBACKS_SECRET": SECRET}
     del variables[missing]
     with pytest.raises(ValueError) as info:
         import_wsgi(monkeypatch, **variables)
@@ -83,19 +87,23 @@ def test_a_missing_variable_is_named_when_the_module_is_imported(tmp_path, monke
     ("LINKBACKS_SITE_URL", "reelnotes.example.org", "expected an absolute http(s) address"),
     ("LINKBACKS_BASE_PATH", "linkbacks", "expected a path starting with /"),
     ("LINKBACKS_TRUST_FORWARDED_FOR", "maybe", "expected yes or no"),
+    ("LINKBACKS_SECRET", "short-secret", "expected a random string of at least 32 characters"),
 ])
 def test_a_bad_value_is_named_with_what_was_expected(tmp_path, monkeypatch, name, value, expected):
     variables = {"LINKBACKS_DB": str(tmp_path / "db.sqlite3"),
                  "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")),
-                 "LINKBACKS_SITE_URL": SITE, name: value}
+                 "LINKBACKS_SITE_URL": SITE, "LINKBACKS_SECRET": SECRET, name: value}
     with pytest.raises(ValueError) as info:
         import_wsgi(monkeypatch, **variables)
-    assert str(info.value).startswith(f"{name}: '{value}': {expected}")
+    shown = "'<12 characters>'" if name == "LINKBACKS_SECRET" else f"'{value}'"
+    assert str(info.value).startswith(f"{name}: {shown}: {expected}")
+    assert name != "LINKBACKS_SECRET" or value not in str(info.value)  # a secret is never printed
 
 
 def test_a_database_or_reviews_index_that_cannot_be_used_stops_the_import(tmp_path, monkeypatch):
     good = {"LINKBACKS_DB": str(tmp_path / "db.sqlite3"),
-            "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")), "LINKBACKS_SITE_URL": SITE}
+            "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")), "LINKBACKS_SITE_URL": SITE,
+            "LINKBACKS_SECRET": SECRET}
     not_a_database = tmp_path / "notes.txt"
     not_a_database.write_bytes(b"a text file where the database should be, long enough for a header " * 4)
     with pytest.raises(ValueError) as info:
@@ -126,7 +134,7 @@ def test_a_database_url_that_cannot_be_used_is_named_without_its_password(tmp_pa
     dead_port = postgres.port + 1 if postgres.port < 65535 else postgres.port - 1  # nothing listens there
     variables = {"LINKBACKS_DB": value.format(port=dead_port),
                  "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")),
-                 "LINKBACKS_SITE_URL": SITE}
+                 "LINKBACKS_SITE_URL": SITE, "LINKBACKS_SECRET": SECRET}
     with pytest.raises(ValueError) as info:
         import_wsgi(monkeypatch, **variables)
     assert str(info.value).startswith(expected.format(port=dead_port))
@@ -154,7 +162,7 @@ def test_importing_the_wsgi_module_loads_no_site_builder_and_starts_no_thread(tm
         served = {{"status": statuses, "threads": threading.active_count(), "db": os.path.exists({str(db)!r})}}
         print(json.dumps({{"imported": imported, "served": served}}))
     """, {"LINKBACKS_DB": str(db), "LINKBACKS_REVIEWS_JSON": str(write_reviews_json(tmp_path / "reviews.json")),
-          "LINKBACKS_SITE_URL": SITE})
+          "LINKBACKS_SITE_URL": SITE, "LINKBACKS_SECRET": SECRET})
     assert report["imported"] == {"heavy": [], "threads": 1, "db": False}
     # The first request builds the receiver: its database and its webmention workers.
     assert report["served"]["status"] == ["404 Not Found"]
@@ -171,7 +179,7 @@ def test_no_module_of_the_service_imports_pelican_pillow_or_the_plugin(tmp_path)
         print(json.dumps({{"modules": names,
                            "heavy": sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})}}))
     """, {"LINKBACKS_DB": str(tmp_path / "db.sqlite3"), "LINKBACKS_REVIEWS_JSON": str(tmp_path / "reviews.json"),
-          "LINKBACKS_SITE_URL": SITE})
+          "LINKBACKS_SITE_URL": SITE, "LINKBACKS_SECRET": SECRET})
     assert {"linkbacks.cli", "linkbacks.app", "linkbacks.store", "linkbacks.wsgi",
             "linkbacks.protocols.webmention"} <= set(report["modules"])
     assert report["heavy"] == []
