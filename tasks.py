@@ -391,6 +391,68 @@ def linkbacks_reverify(c, db=None, local=False):
         print(line)
 
 
+# --- import.*: bringing an existing blog over ------------------------------------
+# The logic lives in blogtools/importers/; a bad export ends the task with the
+# importer's one-line ImportFailed message and exit 1, content/ unchanged.
+
+def _run_import(name, *args, **kwargs):
+    try:
+        from blogtools.importers import ImportFailed, letterboxd, wordpress
+    except ImportError as exc:
+        raise Exit(f"The importers cannot be loaded ({exc}); run the bootstrap to install the requirements.",
+                   code=1) from None
+    function = {"wordpress": wordpress.import_wordpress, "letterboxd": letterboxd.import_letterboxd}[name]
+    try:
+        report = function(*args, root=ROOT, **kwargs)
+    except ImportFailed as exc:
+        raise Exit(str(exc), code=1) from None
+    except OSError as exc:
+        raise Exit(f"{exc.filename or 'the site'}: cannot be read or written ({exc.strerror}); "
+                   "nothing was imported", code=1) from None
+    print(report.render(), end="")
+
+
+def _given_path(value):
+    return Path(value).expanduser().resolve() if value else None
+
+
+@task(name="wordpress", help={
+    "export": "the WordPress export file (Tools → Export in WordPress), e.g. blog.WordPress.2024-01-15.xml",
+    "uploads": "a copy of the old site's wp-content/uploads folder (posters and images come from it)",
+    "map": "a TOML file mapping categories and tags to Genre and Tags "
+           "(read on top of blogtools/importers/default_map.toml)",
+    "download": "fetch images missing from --uploads from the old site (public addresses only)",
+    "dry-run": "write nothing, only print the report",
+})
+def import_wordpress(c, export, uploads=None, map=None, download=False, dry_run=False):  # noqa: A002
+    """Import a WordPress blog: posts, responses, old URLs.
+
+    Reviews, pages, posters and images, comments, pingbacks and trackbacks, and
+    a redirect table for every old address. README.md ("Importing another
+    blog") explains what becomes what.
+    """
+    _run_import("wordpress", _given_path(export), uploads=_given_path(uploads), map_file=_given_path(map),
+                download=download, dry_run=dry_run)
+
+
+@task(name="letterboxd", help={
+    "export": "Letterboxd's export .zip (Settings → Data → Export) or the folder it unzips to",
+    "map": "a TOML file mapping tags to Genre and Tags (read on top of blogtools/importers/default_map.toml)",
+    "dry-run": "write nothing, only print the report",
+})
+def import_letterboxd(c, export, map=None, dry_run=False):  # noqa: A002
+    """Import the reviews of a Letterboxd export.
+
+    One review per written review, Watched/Rewatch from the diary, a drawn
+    placeholder poster each.
+    """
+    _run_import("letterboxd", _given_path(export), map_file=_given_path(map), dry_run=dry_run)
+
+
+importers = Collection("import")
+importers.add_task(import_wordpress)
+importers.add_task(import_letterboxd)
+
 # Readers' replies: the writer's answers and forgetting a person (linkbacks.cli),
 # on the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set, like linkbacks.*.
 
@@ -439,4 +501,4 @@ for _task in (linkbacks_serve, linkbacks_list, _moderate("approved"), _moderate(
     linkbacks.add_task(_task)
 
 ns = Collection(clean, build, rebuild, regenerate, serve, reserve, preview, livereload, publish,
-                gh_pages, new, check, test, bench, posters, linkbacks, replies)
+                gh_pages, new, check, test, bench, posters, importers, linkbacks, replies)

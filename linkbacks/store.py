@@ -637,6 +637,18 @@ class Store:
         existing = self.find(review, source)
         raise DuplicateLinkback(existing.id if existing else None)
 
+    def add_imported(self, *, review: str, source: str, target: str, kind: str, title: str = "",
+                     author: str = "", excerpt: str = "", received: str) -> tuple[int | None, bool]:
+        """Queue a pending linkback brought over from another blog (``invoke
+        import.wordpress``): returns (row id, True) when it was added, or
+        (the existing row's id, False) when this (review, source) is already
+        stored, so importing the same export again adds nothing."""
+        try:
+            return self.add(review=review, source=source, target=target, kind=kind, title=title,
+                            author=author, excerpt=excerpt, status="pending", received=received), True
+        except DuplicateLinkback as exc:
+            return exc.existing_id, False
+
     def add_reply(
         self,
         *,

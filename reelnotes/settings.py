@@ -211,6 +211,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("FILMREVIEWS_GENRE_FEED_RSS", "feeds/genres/{slug}.rss.xml",
             "a path with {slug}, e.g. 'feeds/genres/{slug}.rss.xml', or None for no genre feeds",
             _feed_pattern),
+    # Old addresses (content/<table>, written by the importers or by hand)
+    Setting("FILMREVIEWS_REDIRECTS", "redirects.csv",
+            "a file under content/, e.g. 'redirects.csv', or '' for no redirects", _text),
     Setting("FILMREVIEWS_RESPONSES_FEED", "reviews/{slug}/responses.atom.xml",
             "a path with {slug}, e.g. 'reviews/{slug}/responses.atom.xml', or None for no responses feeds",
             _feed_pattern),

@@ -338,14 +338,8 @@ def test_the_form_preview_and_thank_you_pages_pass_axe(blog, browser, axe, schem
 
 
 def test_the_receivers_pages_pass_the_nu_html_checker(blog, tmp_path):
-    import json
-    import shutil
-    import subprocess
+    from tests.nu import nu_errors
 
-    from tests.test_theme_html import VNU_JAR
-
-    if shutil.which("java") is None or not VNU_JAR.is_file():
-        pytest.fail("The Nu HTML Checker is needed (Java, and `npm ci` in tests/)")
     action = f"{blog.receiver.url}/reply/her-2013"
     typed = {"name": "Vera", "website": "", "email": "", "text": "Checked *markup*.", "homepage": "",
              "step": "preview"}
@@ -364,11 +358,7 @@ def test_the_receivers_pages_pass_the_nu_html_checker(blog, tmp_path):
     for name, html in pages.items():
         files.append(tmp_path / f"{name}.html")
         files[-1].write_text(html, encoding="utf-8")
-    run = subprocess.run(["java", "-Xss1024k", "-jar", str(VNU_JAR), "--errors-only", "--format", "json",
-                          "--stdout", *map(str, files)], capture_output=True, text=True, timeout=300)
-    messages = json.loads(run.stdout)["messages"]
-    assert [f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['message']}" for m in messages
-            if m.get("type") in ("error", "non-document-error")] == []
+    assert nu_errors(files) == []
 
 
 def unique_text() -> str:

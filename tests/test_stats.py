@@ -15,10 +15,7 @@ light and dark, no sideways scrolling from 320 px, screenshots at 375 and
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -39,9 +36,9 @@ from tests.browser import (
     load_lazy_images,
     violations,
 )
+from tests.nu import nu_errors
 from tests.site_copy import site_with_reviews
 from tests.site_fixture import serve
-from tests.test_theme_html import VNU_JAR
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_TZ = ZoneInfo("Europe/Warsaw")  # pelicanconf's TIMEZONE
@@ -460,20 +457,8 @@ def test_corpus_stats_match_a_count_of_the_corpus_files(corpus_build):
 def test_corpus_stats_pages_pass_the_nu_html_checker(corpus_build):
     """The sample site's stats pages are checked with every other page in test_theme_html.py."""
     _, output = corpus_build
-    if shutil.which("java") is None:
-        pytest.fail("Java is needed for the Nu HTML Checker (Debian: default-jre-headless)")
-    if not VNU_JAR.is_file():
-        pytest.fail("The Nu HTML Checker is not installed: run `npm ci` in tests/")
     pages = [output / "stats" / "index.html", *sorted((output / "stats").glob("*/index.html"))]
-    run = subprocess.run(["java", "-Xss1024k", "-jar", str(VNU_JAR), "--errors-only",
-                          "--format", "json", "--stdout", *map(str, pages)],
-                         capture_output=True, text=True, timeout=600)
-    try:
-        messages = json.loads(run.stdout)["messages"]
-    except ValueError:
-        pytest.fail(f"The Nu HTML Checker gave no report (exit {run.returncode}): {run.stderr.strip()}")
-    errors = [f"{urlsplit(m.get('url', '')).path}:{m.get('lastLine', '?')}: {m['message']}"
-              for m in messages if m.get("type") in ("error", "non-document-error")]
+    errors = nu_errors(pages)
     assert not errors, "\n".join(errors)
 
 

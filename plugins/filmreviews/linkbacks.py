@@ -85,7 +85,11 @@ def attach_linkbacks(generator) -> None:
     folder = Path(os.path.relpath(settings["PATH"])) / setting(settings, "FILMREVIEWS_LINKBACKS_PATH", problems)
     endpoint = setting(settings, "FILMREVIEWS_LINKBACKS_ENDPOINT", problems)
     feed_pattern = setting(settings, "FILMREVIEWS_RESPONSES_FEED", problems)
-    by_slug, errors = load_folder(folder, {article.slug for article in generator.articles})
+    # A draft may already have responses (imported ones, or a review taken
+    # offline): its file is valid and waits, unlisted, until it is published.
+    known = {article.slug for article in
+             (*generator.articles, *getattr(generator, "drafts", ()), *getattr(generator, "hidden_articles", ()))}
+    by_slug, errors = load_folder(folder, known)
     report_settings(problems, "Linkback")
     for error in errors:
         report(Problem(str(error), kind="Linkback"))
