@@ -534,7 +534,10 @@ def plan_changes(wanted: dict[str, SiteObject], stored: dict[str, StoredObject],
     exist (their new links now resolve), then feeds and listings, then
     redirects (to pages that now exist); deletions come last, when nothing
     uploaded points at the deleted objects any more, the pages among them first.
+    A listing that belongs to one page (a review's responses feed, in the
+    page's own folder) goes with the assets: the page announces it.
     """
+    page_folders = {path.rpartition("/")[0] for path in wanted if kind_of(path) == NEW_PAGE}
     plan = Plan()
     for path in sorted(wanted):
         item = wanted[path]
@@ -545,6 +548,8 @@ def plan_changes(wanted: dict[str, SiteObject], stored: dict[str, StoredObject],
         stage = item.kind()
         if stage == NEW_PAGE and found is not None:
             stage = CHANGED_PAGE
+        elif stage == LISTING and "/" in path and path.rpartition("/")[0] in page_folders:
+            stage = ASSET
         plan.uploads.append(Upload(item, found is None, stage))
     # Deeper pages first within a stage: the home page and the lists above a
     # review go up after the review itself.
