@@ -180,7 +180,7 @@ def _length_px(text: str, viewport: int) -> float | None:
     units = {"px": 1, "rem": ROOT_FONT_PX, "em": ROOT_FONT_PX, "vw": viewport / 100}
     tokens = terms.split()  # length, sign, length, sign, length...
     total = 0.0
-    for sign, length in zip(["+", *tokens[1::2]], tokens[::2]):
+    for sign, length in zip(["+", *tokens[1::2]], tokens[::2], strict=True):
         value, unit = re.fullmatch(LENGTH, length).groups()
         total += (-1 if sign == "-" else 1) * float(value) * units[unit]
     return total
@@ -373,7 +373,7 @@ def print_lighthouse(rows: list[tuple[str, dict | str]], preset: str) -> None:
         scores = "".join(f"{'-' if figures[label] is None else figures[label]:>15}"
                          for _, label in CATEGORIES)
 
-        def num(key, fmt):
+        def num(key, fmt, figures=figures):
             return "-" if figures[key] is None else format(figures[key], fmt)
 
         print(f"  {name:<14}{scores}{num('CLS', '8.3f')}{num('LCP ms', '9.0f')}"

@@ -19,7 +19,6 @@ from urllib.parse import unquote, urlsplit
 from blogtools.build import BuildResult, build_site
 from blogtools.site_settings import ROOT
 
-
 # Pelican's only sign of a {static} link to a missing file.
 MISSING_STATIC = re.compile(r"Cannot get modification stamp for (?P<path>.+?)\s*\n\s*\[Errno 2\]", re.S)
 # An intra-site link ({filename}, {static}, {attach}) Pelican could not resolve,

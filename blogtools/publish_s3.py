@@ -44,8 +44,7 @@ from urllib.parse import urlsplit
 
 # The deploy gate and the settings reader shared with the rsync deploy.
 from blogtools.check import SiteCheck
-from blogtools.publish import (REGENERATED, PublishError, _send_linkbacks, _settings, _work_folder,
-                               checked_build)
+from blogtools.publish import REGENERATED, PublishError, _send_linkbacks, _settings, _work_folder, checked_build
 from blogtools.site_settings import ROOT, setting
 
 S3_SETTINGS = ("PUBLISH_S3_BUCKET", "PUBLISH_S3_PREFIX", "PUBLISH_S3_REGION", "PUBLISH_S3_ENDPOINT_URL")
@@ -253,7 +252,7 @@ def read_redirects(path: Path, shown: str | None = None) -> list[Redirect]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PublishError(f"{shown}: is not UTF-8 text ({exc.reason}): expected the file saved as UTF-8")
+        raise PublishError(f"{shown}: is not UTF-8 text ({exc.reason}): expected the file saved as UTF-8") from None
     rows = csv.reader(text.splitlines())
     header = [name.strip().lower() for name in next(rows, [])]
     if "old" not in header or "new" not in header:
@@ -295,7 +294,7 @@ def redirect_page(location: str) -> bytes:
         f"<meta http-equiv=\"refresh\" content=\"0; url={url}\">\n"
         "<meta name=\"robots\" content=\"noindex\">\n</head>\n"
         f"<body>\n<p>This page has moved to <a href=\"{url}\">{url}</a>.</p>\n</body>\n</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 # --- The site as objects -----------------------------------------------------------
@@ -489,7 +488,7 @@ def stored_objects(client, bucket: Bucket, wanted: dict[str, SiteObject],
                 to_read.append((path, key, size))
     with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
         answers = pool.map(lambda item: _stored(client, bucket, item[1], item[2]), to_read)
-        for (path, _, _), (found, etag) in zip(to_read, answers):
+        for (path, _, _), (found, etag) in zip(to_read, answers, strict=True):
             stored[path] = found
             memo.remember(path, etag, found)
     return stored

@@ -27,9 +27,9 @@ import math
 import sys
 from pathlib import Path
 
-from filmreviews.typesetting import typeface
 from PIL import Image, ImageDraw
 
+from filmreviews.typesetting import typeface
 from reelnotes.files import atomic_write
 
 DEFAULT_SIZE = (800, 1200)

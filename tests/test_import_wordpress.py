@@ -22,8 +22,8 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from tests.import_support import EXPORT_EMAILS, WXR, OldSite, body, find_personal_data, front_matter, make_uploads
-from tests.site_copy import copy_site, run_invoke, shared_poster_cache, snapshot, tree
 from tests.nu import nu_errors
+from tests.site_copy import copy_site, run_invoke, shared_poster_cache, snapshot, tree
 from tests.site_fixture import serve
 
 FEED_DOMAIN = "http://localhost:8000"  # pelicanconf.py: canonical links of the preview build

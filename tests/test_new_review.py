@@ -12,7 +12,7 @@ from filmreviews.review import REVIEW_FIELDS
 from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache
 
 # 23:30 UTC on New Year's Eve is already 1 January in Warsaw (the site's TIMEZONE).
-NEW_YEARS_EVE_UTC = dt.datetime(2024, 12, 31, 23, 30, tzinfo=dt.timezone.utc)
+NEW_YEARS_EVE_UTC = dt.datetime(2024, 12, 31, 23, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from urllib.parse import urljoin
 
 import pytest
 from bs4 import BeautifulSoup
-from filmreviews.posters import SIZES, Poster, PosterImage, PosterSource, posters_attached
-from filmreviews.posters.cache import EncodeStats
-from filmreviews.posters.encode import plan_widths
 from PIL import Image, ImageDraw
 
 from blogtools.build import build_site
+from filmreviews.posters import SIZES, Poster, PosterImage, PosterSource, posters_attached
+from filmreviews.posters.cache import EncodeStats
+from filmreviews.posters.encode import plan_widths
 from tests.site_fixture import theme_environment
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from blogtools.build import build_site
-from tests.site_copy import copy_site
 from filmreviews.review import default_movie, parse_review, text_of_html
+from tests.site_copy import copy_site
 
 TODAY = dt.date(2026, 11, 24)
 GOOD = {

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from PIL import Image, ImageChops, ImageDraw
+
+from blogtools.sample_posters import draw_poster
 from filmreviews import social_card, typesetting
 from filmreviews.posters.cache import PosterRequest, cache_posters
 from filmreviews.social_card import CardText, draw_card
 from filmreviews.typesetting import Face, Typeface, typeface
-from PIL import Image, ImageChops, ImageDraw
-
-from blogtools.sample_posters import draw_poster
 
 NOT_IN_ANY_FONT = "\U0010fffd"
 WORDS = {

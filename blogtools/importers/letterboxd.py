@@ -207,7 +207,7 @@ def import_letterboxd(export: Path, *, root: Path, map_file: Path | None = None,
         if previous:
             entry.slug, entry.file = previous["slug"], previous["file"]
             taken.add(entry.slug)
-    for film, group in by_film.items():
+    for group in by_film.values():
         group.sort(key=lambda e: (_date(e.row.get("Watched Date", "")) or _date(e.row.get("Date", "")) or dt.date.max,
                                   e.line))
         for position, entry in enumerate(group):

@@ -56,7 +56,7 @@ class Responses:
 
 def iso_date(gmt: str, local: str, zone) -> str | None:
     """A comment's time as ISO 8601 with the site's UTC offset."""
-    for value, tz in ((gmt, dt.timezone.utc), (local, zone)):
+    for value, tz in ((gmt, dt.UTC), (local, zone)):
         value = (value or "").strip()
         if not value or value.startswith("0000"):
             continue

@@ -236,7 +236,7 @@ class Links:
 class PostContext:
     """wp_content.PostContext for one post: copies images, resolves links."""
 
-    def __init__(self, importer: "WordPressImport", entry: Entry):
+    def __init__(self, importer: WordPressImport, entry: Entry):
         self.importer = importer
         self.entry = entry
         self.notes: list[str] = []
@@ -266,7 +266,7 @@ def _local_date(item: Item, zone) -> tuple[dt.datetime | None, str]:
     gmt = item.post_date_gmt.strip()
     if gmt and not gmt.startswith("0000"):
         try:
-            return dt.datetime.fromisoformat(gmt.replace(" ", "T")).replace(tzinfo=dt.timezone.utc).astimezone(zone), ""
+            return dt.datetime.fromisoformat(gmt.replace(" ", "T")).replace(tzinfo=dt.UTC).astimezone(zone), ""
         except ValueError:
             pass
     local = item.post_date.strip()

@@ -63,7 +63,7 @@ class Manifest:
     pending: dict[str, int | None] = field(default_factory=dict)  # record id -> moderation store row
 
     @classmethod
-    def load(cls, content: Path, source: str) -> "Manifest":
+    def load(cls, content: Path, source: str) -> Manifest:
         path = Path(content) / MANIFEST_DIR / f"{source}.json"
         manifest = cls(path, source)
         if not path.exists():

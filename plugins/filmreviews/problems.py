@@ -9,9 +9,9 @@ about it: as data, not by matching log text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 logger = logging.getLogger(__name__)
 
