@@ -37,14 +37,18 @@ def attach_linkbacks(generator) -> None:
             report(Problem(str(exc), kind="Linkback"))
             continue
         by_slug[slug] = linkbacks
-    endpoint = settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT", "")
-    base = site_root_url(settings)
     for article in generator.articles:
         article.linkbacks = by_slug.get(article.slug, [])
         article.linkback_count = len(article.linkbacks)
-        urls = endpoint_urls(endpoint, article.slug)
-        article.trackback_url = urls["trackback_url"]
-        article.pingback_url = urls["pingback_url"]
-        article.webmention_url = urls["webmention_url"]
-        article.trackback_rdf = trackback_rdf(f"{base}/{article.url}", article.plain_title,
-                                              article.trackback_url)
+        advertise_endpoints(article, settings)
+
+
+def advertise_endpoints(article, settings) -> None:
+    """The endpoint URLs a review page advertises, and its TrackBack block (which
+    names the review's title, so the live preview redoes it when a title changes)."""
+    urls = endpoint_urls(settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT", ""), article.slug)
+    article.trackback_url = urls["trackback_url"]
+    article.pingback_url = urls["pingback_url"]
+    article.webmention_url = urls["webmention_url"]
+    article.trackback_rdf = trackback_rdf(f"{site_root_url(settings)}/{article.url}", article.plain_title,
+                                          article.trackback_url)

@@ -1,0 +1,126 @@
+"""Making a served folder equal a finished build, one whole file at a time.
+
+Owns `sync_tree`: the livereload preview builds into a private folder and then
+brings output/ up to date from it. Only files whose bytes differ are replaced,
+each in one atomic step (a reader gets the old file or the new one, never
+half of one), files the build no longer produced are removed, and so are the
+folders they leave empty. New and changed assets land before the pages that
+use them, and pages go before the assets they used, so a page served during
+the sync never points at a file that is not there yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+@dataclass
+class SyncResult:
+    """What `sync_tree` did, as paths relative to the target folder (posix)."""
+
+    written: list[str] = field(default_factory=list)  # new or changed
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[str]:
+        return self.written + self.deleted
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    found = {}
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            path = Path(directory, name)
+            found[path.relative_to(folder).as_posix()] = path
+    return found
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two files hold the same bytes (hard links of one file always do)."""
+    try:
+        first, second = a.stat(), b.stat()
+    except OSError:
+        return False
+    if (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino):
+        return True
+    if first.st_size != second.st_size:
+        return False
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def replace_file(source: Path, target: Path) -> None:
+    """Put `source`'s bytes at `target` in one rename: hard-linked when the file
+    system allows it (posters stay shared with the cache), copied otherwise."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)  # a folder where the build now writes a file
+    staging = target.with_name(f".{target.name}.{os.getpid()}.sync")
+    staging.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, staging)
+        except OSError:
+            shutil.copyfile(source, staging)
+        os.replace(staging, target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+def _is_page(name: str) -> bool:
+    return name.endswith(PAGE_SUFFIXES)
+
+
+def _noop_guard():
+    return contextlib.nullcontext()
+
+
+def sync_tree(source: str | Path, target: str | Path, *, keep: Iterable[str] = (),
+              guard: Callable[[], contextlib.AbstractContextManager] = _noop_guard) -> SyncResult:
+    """Make `target` hold exactly the files of `source`, touching only what differs.
+
+    `keep` names top-level entries of `target` that are never removed (Pelican's
+    OUTPUT_RETENTION, e.g. ".git"). Every write and removal runs inside
+    `guard()`, which may hold a lock or raise to stop the sync part-way; what
+    was done until then is whole files only.
+    """
+    source, target = Path(source), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    keep = set(keep)
+    wanted = _files(source)
+    present = _files(target)
+    result = SyncResult()
+
+    changed = [name for name, path in wanted.items()
+               if name not in present or not same_file(path, present[name])]
+    # Assets first, then pages: a new page never points at an asset still missing.
+    for name in sorted(changed, key=lambda n: (_is_page(n), n)):
+        with guard():
+            replace_file(wanted[name], target / name)
+        result.written.append(name)
+
+    gone = [name for name in present
+            if name not in wanted and name.split("/", 1)[0] not in keep]
+    # Pages first, then what they used.
+    for name in sorted(gone, key=lambda n: (not _is_page(n), n)):
+        with guard():
+            (target / name).unlink(missing_ok=True)
+        result.deleted.append(name)
+
+    folders = {Path(name).parent.as_posix() for name in wanted}
+    folders |= {parent.as_posix() for name in wanted for parent in Path(name).parents}
+    for directory, _, _ in sorted(os.walk(target), key=lambda entry: len(entry[0]), reverse=True):
+        relative = Path(directory).relative_to(target).as_posix()
+        if relative == "." or relative in folders or relative.split("/", 1)[0] in keep:
+            continue
+        with guard(), contextlib.suppress(OSError):  # not empty after all: leave it
+            os.rmdir(directory)
+    return result
