@@ -42,9 +42,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree
 
 from benchmarks import corpus
+from blogtools.output_sync import compare_builds
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_PARTS = ("theme", "plugins", "pelicanconf.py", "publishconf.py", "tasks.py")
@@ -234,8 +234,9 @@ class Preview:
             if path != url_path and not path.endswith(".css"):
                 continue
             code, body = await self.get(url_path)
+            served = time.perf_counter()  # the page is here; how long the check takes is not the preview's
             if check(code, body):
-                return time.perf_counter() - began
+                return served - began
 
     async def stop(self) -> None:
         if self.socket is not None:
@@ -328,76 +329,6 @@ def _replaced_poster(poster: Path) -> bytes:
     buffer = io.BytesIO()
     changed.save(buffer, "JPEG", quality=82)
     return buffer.getvalue()
-
-
-def _sitemap_entries(data: bytes) -> list[tuple]:
-    namespace = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    tree = ElementTree.fromstring(data)
-    return [tuple((url.findtext(f"s:{part}", default="", namespaces=namespace)) for part in
-                  ("loc", "lastmod", "changefreq", "priority")) for url in tree.findall("s:url", namespace)]
-
-
-HASH_IN_NAME = re.compile(r"[0-9a-f]{7,}")
-
-
-def _files(folder: Path) -> dict[str, Path]:
-    return {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
-
-
-def _kind(name: str) -> str:
-    """A file name with its content hash left out: pagefind/filter/en_*.pf_filter."""
-    return HASH_IN_NAME.sub("*", name)
-
-
-def _differing(left: dict, right: dict) -> list[str]:
-    return [name for name in sorted(set(left) | set(right))
-            if name not in left or name not in right or left[name].read_bytes() != right[name].read_bytes()]
-
-
-def _sitemap_differs_only_in_build_time(ours: bytes, theirs: bytes) -> int | None:
-    """How many entries differ only in lastmod, where each sitemap gives all of
-    them one same time (the time the build ran); None if anything else differs."""
-    a, b = _sitemap_entries(ours), _sitemap_entries(theirs)
-    if len(a) != len(b) or any((x[0], x[2], x[3]) != (y[0], y[2], y[3]) for x, y in zip(a, b, strict=True)):
-        return None
-    changed = [(x[1], y[1]) for x, y in zip(a, b, strict=True) if x[1] != y[1]]
-    if len({x for x, _ in changed}) > 1 or len({y for _, y in changed}) > 1:
-        return None
-    return len(changed)
-
-
-def compare_outputs(served: Path, clean: Path, clean_again: Path | None = None) -> tuple[list[str], list[str]]:
-    """(differences, differences explained) between the served output and a clean build.
-
-    With a second clean build, a file that differs between the two clean builds
-    as well (same name with its hash left out) is named with that reason: no
-    build of these sources writes it the same way twice.
-    """
-    left, right = _files(served), _files(clean)
-    unstable = {_kind(name) for name in _differing(right, _files(clean_again))} if clean_again else set()
-    differing, explained, unstable_seen = [], [], {}
-    for name in _differing(left, right):
-        if name in left and name in right and name == "sitemap.xml":
-            entries = _sitemap_differs_only_in_build_time(left[name].read_bytes(), right[name].read_bytes())
-            if entries is not None:
-                explained.append(f"sitemap.xml: the lastmod of {entries} undated pages (lists, plain pages) is "
-                                 "the time each build ran (pelican-sitemap); every other value is the same")
-                continue
-        if _kind(name) in unstable:
-            unstable_seen[_kind(name)] = unstable_seen.get(_kind(name), 0) + 1
-            continue
-        where = "different bytes" if name in left and name in right else \
-            f"only in {'the served output' if name in left else 'the clean build'}"
-        differing.append(f"{name}: {where}")
-    for kind, count in sorted(unstable_seen.items()):
-        served_count = sum(1 for name in left if _kind(name) == kind)
-        clean_count = sum(1 for name in right if _kind(name) == kind)
-        if served_count != clean_count:
-            differing.append(f"{kind}: {served_count} files served, {clean_count} in the clean build")
-        else:
-            explained.append(f"{kind}: {count} name(s) or byte(s) differ, as they do between two clean builds "
-                             "of the same sources (Pagefind writes these in its own order each run)")
-    return differing, explained
 
 
 async def run_measure(corpus_root: Path, reviews: int, work: Path, poster_cache: Path, edits: int) -> dict:
@@ -504,11 +435,15 @@ async def run_measure(corpus_root: Path, reviews: int, work: Path, poster_cache:
             await build.wait()
             cleans.append(time.perf_counter() - began)
         figures["clean_build"] = cleans[0]
-        figures["differing"], figures["explained"] = compare_outputs(site / "output", work / "clean-output",
+        figures["differing"], figures["explained"] = compare_builds(site / "output", work / "clean-output",
                                                                      work / "clean-output-again")
-        figures["files_compared"] = len(_files(work / "clean-output"))
+        figures["files_compared"] = sum(1 for p in (work / "clean-output").rglob("*") if p.is_file())
     finally:
         await preview.stop()
+        if os.environ.get("EDIT_LOOP_VERBOSE"):
+            first = preview.lines[0][0] if preview.lines else 0
+            for at, line in preview.lines:
+                print(f"{at - first:9.3f}  {line}")
     figures["load_at_end"] = os.getloadavg()
     return figures
 

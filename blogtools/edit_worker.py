@@ -38,7 +38,6 @@ import logging
 import multiprocessing
 import os
 import select
-import shutil
 import sys
 import threading
 import time
@@ -177,7 +176,9 @@ class EditWorker:
                         written.append(theme_file)
                 elif any(path.is_relative_to(folder) for folder in template_folders):
                     templates = True
-                else:
+                elif not path.is_file():
+                    notes.append(f"{shown}: removed")
+                elif path.suffix.lstrip(".") in warm.readable:
                     refreshed = warm.refresh(path)
                     if isinstance(refreshed, str):
                         notes.append(f"{shown}: {refreshed}")
@@ -246,7 +247,7 @@ class EditWorker:
         began = time.perf_counter()
         self._building = generation
         self._captured = {}
-        shutil.rmtree(self.build_folder, ignore_errors=True)
+        _remove_files(self.build_folder)
         result = build_site(self.root / self.settings_file, self.build_folder, root=self.root)
         built = time.perf_counter()
         problems = SiteCheck(result, self.root).problems
@@ -259,16 +260,30 @@ class EditWorker:
                                guard=lambda: self._current(generation))
             event.update(written=synced.written, deleted=synced.deleted,
                          sync_seconds=time.perf_counter() - built)
+            generators = self._captured.get("generators")
+            if generators is not None:
+                warm = WarmSite(generators, self._captured.get("writer_class") or _default_writer(),
+                                generators[0].settings)
+                warm.producers()  # the index a fast pass looks pages up in, made here rather than then
+                warm.sources()
             with self._current(generation):
-                generators = self._captured.get("generators")
                 if generators is not None:
                     forget_rendered()  # the old objects' HTML, kept by Pelican per object
-                    self.warm = WarmSite(generators, self._captured.get("writer_class") or _default_writer(),
-                                         generators[0].settings)
-                    self.memo.keep_only(self.warm.sources())
+                    self.warm = warm
+                    self.memo.keep_only(warm.sources())
         # An error leaves output/ and the warm site as they were: nothing written is lost.
         event["seconds"] = time.perf_counter() - self.started_at.get(generation, began)
         self.emit(event)
+
+
+def _remove_files(folder: Path) -> None:
+    """Empty a build folder of files, keeping its folders (removing and making
+    two thousand folders costs seconds on some file systems). Every file goes:
+    output/ may hold hard links to them, and Pelican writes into existing files."""
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, name))
 
 
 def _default_writer():

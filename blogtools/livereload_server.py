@@ -445,8 +445,12 @@ class LiveReloadServer:
         try:
             await stopping.wait()
         finally:
+            worker = self.worker
             self.stop_worker()
             watcher.cancel()
+            if worker is not None:
+                with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
+                    await asyncio.wait_for(worker.wait(), 10)
             http.stop()
             for tab in list(self.tabs):
                 tab.close()

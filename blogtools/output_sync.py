@@ -1,7 +1,9 @@
 """Making a served folder equal a finished build, one whole file at a time.
 
 Owns `sync_tree`: the livereload preview builds into a private folder and then
-brings output/ up to date from it. Only files whose bytes differ are replaced,
+brings output/ up to date from it; and `compare_builds`, which says how a
+served folder differs from a clean build, naming the files no build writes
+the same way twice. Only files whose bytes differ are replaced,
 each in one atomic step (a reader gets the old file or the new one, never
 half of one), files the build no longer produced are removed, and so are the
 folders they leave empty. New and changed assets land before the pages that
@@ -14,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 PAGE_SUFFIXES = (".html", ".htm")
 
@@ -124,3 +128,71 @@ def sync_tree(source: str | Path, target: str | Path, *, keep: Iterable[str] = (
         with guard(), contextlib.suppress(OSError):  # not empty after all: leave it
             os.rmdir(directory)
     return result
+
+
+# --- Comparing a served folder with a clean build -----------------------------------------
+
+def _sitemap_entries(data: bytes) -> list[tuple]:
+    namespace = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    tree = ElementTree.fromstring(data)
+    return [tuple((url.findtext(f"s:{part}", default="", namespaces=namespace)) for part in
+                  ("loc", "lastmod", "changefreq", "priority")) for url in tree.findall("s:url", namespace)]
+
+
+HASH_IN_NAME = re.compile(r"[0-9a-f]{7,}")
+
+
+def _kind(name: str) -> str:
+    """A file name with its content hash left out: pagefind/filter/en_*.pf_filter."""
+    return HASH_IN_NAME.sub("*", name)
+
+
+def _differing(left: dict, right: dict) -> list[str]:
+    return [name for name in sorted(set(left) | set(right))
+            if name not in left or name not in right or left[name].read_bytes() != right[name].read_bytes()]
+
+
+def _sitemap_differs_only_in_build_time(ours: bytes, theirs: bytes) -> int | None:
+    """How many entries differ only in lastmod, where each sitemap gives all of
+    them one same time (the time the build ran); None if anything else differs."""
+    a, b = _sitemap_entries(ours), _sitemap_entries(theirs)
+    if len(a) != len(b) or any((x[0], x[2], x[3]) != (y[0], y[2], y[3]) for x, y in zip(a, b, strict=True)):
+        return None
+    changed = [(x[1], y[1]) for x, y in zip(a, b, strict=True) if x[1] != y[1]]
+    if len({x for x, _ in changed}) > 1 or len({y for _, y in changed}) > 1:
+        return None
+    return len(changed)
+
+
+def compare_builds(served: Path, clean: Path, clean_again: Path | None = None) -> tuple[list[str], list[str]]:
+    """(differences, differences explained) between the served output and a clean build.
+
+    With a second clean build, a file that differs between the two clean builds
+    as well (same name with its hash left out) is named with that reason: no
+    build of these sources writes it the same way twice.
+    """
+    left, right = _files(served), _files(clean)
+    unstable = {_kind(name) for name in _differing(right, _files(clean_again))} if clean_again else set()
+    differing, explained, unstable_seen = [], [], {}
+    for name in _differing(left, right):
+        if name in left and name in right and name == "sitemap.xml":
+            entries = _sitemap_differs_only_in_build_time(left[name].read_bytes(), right[name].read_bytes())
+            if entries is not None:
+                explained.append(f"sitemap.xml: the lastmod of {entries} undated pages (lists, plain pages) is "
+                                 "the time each build ran (pelican-sitemap); every other value is the same")
+                continue
+        if _kind(name) in unstable:
+            unstable_seen[_kind(name)] = unstable_seen.get(_kind(name), 0) + 1
+            continue
+        where = "different bytes" if name in left and name in right else \
+            f"only in {'the served output' if name in left else 'the clean build'}"
+        differing.append(f"{name}: {where}")
+    for kind, count in sorted(unstable_seen.items()):
+        served_count = sum(1 for name in left if _kind(name) == kind)
+        clean_count = sum(1 for name in right if _kind(name) == kind)
+        if served_count != clean_count:
+            differing.append(f"{kind}: {served_count} files served, {clean_count} in the clean build")
+        else:
+            explained.append(f"{kind}: {count} name(s) or byte(s) differ, as they do between two clean builds "
+                             "of the same sources (Pagefind writes these in its own order each run)")
+    return differing, explained

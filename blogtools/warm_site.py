@@ -233,6 +233,7 @@ class WarmSite:
     writer_class: type
     settings: dict
     _producers: dict | None = field(default=None, repr=False)
+    _sources: dict | None = field(default=None, repr=False)
 
     def _generator(self, kind):
         return next((g for g in self.generators if isinstance(g, kind)), None)
@@ -245,6 +246,12 @@ class WarmSite:
     def pages(self) -> PagesGenerator:
         return self._generator(PagesGenerator)
 
+    @property
+    def readable(self) -> set[str]:
+        """File extensions Pelican reads reviews and pages from (md, markdown, html...)."""
+        articles = self.articles
+        return set(articles.readers.extensions) if articles is not None else set()
+
     def contents(self) -> list[Content]:
         """Every review and page the build wrote (drafts are never written)."""
         found = []
@@ -256,7 +263,10 @@ class WarmSite:
         return found
 
     def sources(self) -> dict[str, Content]:
-        return {os.path.abspath(content.source_path): content for content in self.contents()}
+        """Every written review and page by the absolute path of its source."""
+        if self._sources is None:
+            self._sources = {os.path.abspath(content.source_path): content for content in self.contents()}
+        return self._sources
 
     # --- Re-reading ------------------------------------------------------------------
 
@@ -335,6 +345,10 @@ class WarmSite:
                 for page in chain(pages.translations, pages.pages, pages.hidden_translations,
                                   pages.hidden_pages):
                     index[page.save_as] = ("page", page)
+            for template in self.settings.get("DIRECT_TEMPLATES", ()):
+                index[self.settings.get(f"{template.upper()}_SAVE_AS", f"{template}.html")] = ("direct", template)
+            for dest in self.settings.get("TEMPLATE_PAGES", {}).values():
+                index[dest] = ("template_page", dest)
             index.pop("", None)
             index.pop(None, None)
             self._producers = index
@@ -368,11 +382,9 @@ class WarmSite:
         writer = _selective_writer_class(self.writer_class)(Path(output), self.settings, wanted)
         write = functools.partial(writer.write_file, relative_urls=self.settings["RELATIVE_URLS"])
         by_kind: dict[str, list] = {}
-        lists = False
         for name in wanted:
-            kind, what = self.producers().get(self.first_page(name), ("list", None))
+            kind, what = self.producers().get(self.first_page(name), ("other", None))
             by_kind.setdefault(kind, []).append(what)
-            lists = lists or kind == "list"
         articles, pages = self.articles, self.pages
         if articles is not None:
             view = copy.copy(articles)  # the same context and templates, fewer items to go through
@@ -391,8 +403,9 @@ class WarmSite:
                 periods.setdefault(granularity, []).append(archive)
             view.period_archives = periods
             view.generate_period_archives(write)
-            if lists:
-                articles.generate_direct_templates(write)
+            if by_kind.get("direct"):
+                view.settings = {**articles.settings, "DIRECT_TEMPLATES": by_kind["direct"]}
+                view.generate_direct_templates(write)
         if pages is not None and by_kind.get("page"):
             view = copy.copy(pages)
             view.translations, view.hidden_translations = [], []
@@ -400,10 +413,11 @@ class WarmSite:
             view.pages = [p for p in by_kind["page"] if p.status == "published"]
             view.hidden_pages = [p for p in by_kind["page"] if p.status == "hidden"]
             view.generate_output(writer)
-        if lists:
-            # Browse pages and template pages: each generator goes through all
-            # it writes, and the writer renders only what was asked for.
-            for generator in self.generators:
-                if isinstance(generator, (BrowseGenerator, TemplatePagesGenerator)):
-                    generator.generate_output(writer)
+        for generator in self.generators:
+            # Template pages (robots.txt), and the browse pages for any other
+            # name: such a generator goes through all it writes, and the
+            # writer renders only what was asked for.
+            if (isinstance(generator, TemplatePagesGenerator) and by_kind.get("template_page")) or \
+                    (isinstance(generator, BrowseGenerator) and by_kind.get("other")):
+                generator.generate_output(writer)
         return writer.changed
