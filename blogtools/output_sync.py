@@ -63,7 +63,13 @@ def same_file(a: Path, b: Path) -> bool:
 def replace_file(source: Path, target: Path) -> None:
     """Put `source`'s bytes at `target` in one rename: hard-linked when the file
     system allows it (posters stay shared with the cache), copied otherwise."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # A file where the build now has a folder: it is gone from the build.
+        blocking = next(parent for parent in reversed(target.parents) if parent.is_file())
+        blocking.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)  # a folder where the build now writes a file
     staging = target.with_name(f".{target.name}.{os.getpid()}.sync")
@@ -115,8 +121,11 @@ def sync_tree(source: str | Path, target: str | Path, *, keep: Iterable[str] = (
             if name not in wanted and name.split("/", 1)[0] not in keep]
     # Pages first, then what they used.
     for name in sorted(gone, key=lambda n: (not _is_page(n), n)):
+        path = target / name
+        if path.is_dir() and not path.is_symlink():
+            continue  # the build made a folder of that name: replaced already
         with guard():
-            (target / name).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         result.deleted.append(name)
 
     folders = {Path(name).parent.as_posix() for name in wanted}

@@ -209,6 +209,14 @@ def _selective_writer_class(writer_class: type) -> type:
     return SelectiveWriter
 
 
+def _view(generator, **lists):
+    """A shallow copy of a generator with some of its lists replaced."""
+    view = copy.copy(generator)
+    for name, value in lists.items():
+        setattr(view, name, value)
+    return view
+
+
 def _pagination_patterns(settings) -> list[re.Pattern]:
     """Regexes that find the first page's base name in the file name of a later page."""
     found = []
@@ -387,32 +395,31 @@ class WarmSite:
             by_kind.setdefault(kind, []).append(what)
         articles, pages = self.articles, self.pages
         if articles is not None:
-            view = copy.copy(articles)  # the same context and templates, fewer items to go through
-            view.translations, view.hidden_translations, view.hidden_articles = [], [], []
-            view.articles = by_kind.get("article", [])
-            view.generate_articles(write)
-            view.tags = {tag: articles.tags[tag] for tag in by_kind.get("tag", [])}
-            view.generate_tags(write)
-            view.authors = [(a, members) for a, members in articles.authors if a in by_kind.get("author", [])]
-            view.generate_authors(write)
-            view.categories = [(c, members) for c, members in articles.categories
-                               if c in by_kind.get("category", [])]
-            view.generate_categories(write)
-            periods: dict[str, list] = {}
-            for granularity, archive in by_kind.get("period", []):
-                periods.setdefault(granularity, []).append(archive)
-            view.period_archives = periods
-            view.generate_period_archives(write)
+            # Each generator method goes through one list; a copy of the
+            # generator with just that list cut down to what was asked for
+            # renders those pages with the same context and templates.
+            _view(articles, articles=by_kind.get("article", []), translations=[], hidden_translations=[],
+                  hidden_articles=[]).generate_articles(write)
+            if by_kind.get("tag"):
+                _view(articles, tags={tag: articles.tags[tag] for tag in by_kind["tag"]}).generate_tags(write)
+            if by_kind.get("author"):
+                _view(articles, authors=[(a, members) for a, members in articles.authors
+                                         if a in by_kind["author"]]).generate_authors(write)
+            if by_kind.get("category"):
+                _view(articles, categories=[(c, members) for c, members in articles.categories
+                                            if c in by_kind["category"]]).generate_categories(write)
+            if by_kind.get("period"):
+                periods: dict[str, list] = {}
+                for granularity, archive in by_kind["period"]:
+                    periods.setdefault(granularity, []).append(archive)
+                _view(articles, period_archives=periods).generate_period_archives(write)
             if by_kind.get("direct"):
-                view.settings = {**articles.settings, "DIRECT_TEMPLATES": by_kind["direct"]}
-                view.generate_direct_templates(write)
+                _view(articles, settings={**articles.settings, "DIRECT_TEMPLATES": by_kind["direct"]}
+                      ).generate_direct_templates(write)
         if pages is not None and by_kind.get("page"):
-            view = copy.copy(pages)
-            view.translations, view.hidden_translations = [], []
-            view.draft_translations, view.draft_pages = [], []
-            view.pages = [p for p in by_kind["page"] if p.status == "published"]
-            view.hidden_pages = [p for p in by_kind["page"] if p.status == "hidden"]
-            view.generate_output(writer)
+            _view(pages, translations=[], hidden_translations=[], draft_translations=[], draft_pages=[],
+                  pages=[p for p in by_kind["page"] if p.status == "published"],
+                  hidden_pages=[p for p in by_kind["page"] if p.status == "hidden"]).generate_output(writer)
         for generator in self.generators:
             # Template pages (robots.txt), and the browse pages for any other
             # name: such a generator goes through all it writes, and the
