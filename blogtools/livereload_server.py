@@ -165,11 +165,13 @@ def _handlers(server: LiveReloadServer):
 
     class StatusHandler(web.RequestHandler):
         """For tools and tests: how many batches of saved files the server has
-        seen, and whether the last one has settled (output/ is a whole build of it)."""
+        seen, whether the last one has settled (output/ is a whole build of
+        it), and the pages the connected tabs show."""
 
         def get(self):
             self.set_header("Cache-Control", "no-store")
-            self.write({"changes": server.changes, "idle": server.idle})
+            self.write({"changes": server.changes, "idle": server.idle,
+                        "tabs": sorted(tab.url_path for tab in server.tabs if tab.url_path)})
 
     class ScriptHandler(web.RequestHandler):
         def get(self):
