@@ -468,7 +468,8 @@ def _seconds(pair) -> str:
 def print_figures(figures: dict) -> None:
     load = " ".join(f"{x:.2f}" for x in figures["load_at_start"])
     print(f"\nEdit loop, {figures['reviews']} reviews, invoke livereload (load average {load} at start)")
-    print(f"  first build (empty output/)            {figures['first_build']:6.2f} s")
+    print(f"  first build (output/ empty)            {figures['first_build']:6.2f} s  (until settled, with "
+          "the poster cache of earlier runs)")
     for key, label in (("text_edit_shown", "text edit: save -> tab shows it"),
                        ("text_edit_settled", "text edit: save -> settled"),
                        ("text_edit_during_settle_shown", "text edit during a settle: shown")):

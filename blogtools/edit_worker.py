@@ -55,6 +55,10 @@ from reelnotes.files import atomic_write
 
 # Where the settle pass builds, under the site root (beside the poster cache).
 BUILD_FOLDER = Path("cache") / "livereload" / "build"
+# Pelican must read every source through Readers.read_file, where the worker
+# keeps its memo: a content cache at the generator layer would hand back whole
+# pickled pages instead, which the fast pass cannot re-read into place.
+BUILD_OVERRIDES = {"CONTENT_CACHING_LAYER": "reader"}
 # Open pages a fast pass renders at most, besides the edited ones.
 MAX_OPEN_PAGES = 8
 
@@ -148,10 +152,13 @@ class EditWorker:
         self.generation += 1
         generation = self.generation
         self.started_at[generation] = time.perf_counter()
+        saved = [Path(p) for p in paths]
         with self.lock, plugin_problems.collecting() as reported:
-            written, notes = self._fast_pass([Path(p) for p in paths], open_pages[:MAX_OPEN_PAGES])
+            written, notes = self._fast_pass(saved, open_pages[:MAX_OPEN_PAGES])
+        # Only the saved files' problems: a settle pass still running reports into every collection.
+        shown = {self._as_in_problems(path.resolve()) for path in saved}
         self.emit({"event": "fast", "generation": generation, "written": written, "notes": notes,
-                   "problems": [problem.message for problem in reported],
+                   "problems": [problem.message for problem in reported if problem.source_path in shown],
                    "seconds": time.perf_counter() - self.started_at[generation]})
         with self.wake:
             self.requested = generation
@@ -195,6 +202,12 @@ class EditWorker:
             except Exception as exc:  # e.g. a template with a syntax error
                 notes.append(f"rendering {', '.join(sorted(wanted))}: {type(exc).__name__}: {exc}")
         return written, notes
+
+    def _as_in_problems(self, path: Path) -> str:
+        """A source as the plugin names it in a Problem: content/reviews/her-2013.md."""
+        content = Path(self.settings["PATH"]).resolve()
+        return (Path(content.name) / path.relative_to(content)).as_posix() if path.is_relative_to(content) \
+            else self._shown(path)
 
     def _shown(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
@@ -248,7 +261,8 @@ class EditWorker:
         self._building = generation
         self._captured = {}
         _remove_files(self.build_folder)
-        result = build_site(self.root / self.settings_file, self.build_folder, root=self.root)
+        result = build_site(self.root / self.settings_file, self.build_folder, root=self.root,
+                            overrides=BUILD_OVERRIDES)
         built = time.perf_counter()
         problems = SiteCheck(result, self.root).problems
         event = {"event": "settled", "generation": generation, "articles": result.articles,
