@@ -43,8 +43,15 @@ from reelnotes.files import atomic_write
 
 # The attributes each content object had once its source was read, before any
 # generator or plugin step added or replaced some (the plugin replaces the
-# `poster` path with a Poster, Pelican sets `translations`): what a re-read replaces.
+# `poster` path with a Poster, Pelican sets `translations`): what a re-read
+# replaces. Kept as the identity of each value, never the value: the values
+# include the build's context, which holds the object, and a weak key whose
+# value refers back to it would never be let go.
 _AS_READ: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _identities(content) -> dict[str, tuple[int, type]]:
+    return {key: (id(value), type(value)) for key, value in vars(content).items()}
 # Pelican memoizes a content object's HTML per object; a refreshed object must
 # not keep its old HTML.
 MEMOIZED = ("get_content", "get_summary")
@@ -104,7 +111,7 @@ class SourceMemo:
             else:
                 self._entries.pop(key, None)
         if not isinstance(made, SkipStub):
-            _AS_READ[made] = dict(vars(made))
+            _AS_READ[made] = _identities(made)
         return made
 
     def keep_only(self, sources: Iterable[str]) -> None:
@@ -312,7 +319,7 @@ class WarmSite:
         # ...except what Pelican's own link refresh redoes from the metadata below.
         redone = {"metadata", "_summary"} | {key.lower() for key in generator.settings["FORMATTED_FIELDS"]}
         added = {key: value for key, value in vars(old).items()
-                 if key not in redone and (key not in as_read or as_read[key] is not value)}
+                 if key not in redone and (key not in as_read or as_read[key] != (id(value), type(value)))}
         state = vars(old)
         state.clear()
         state.update(vars(fresh))
