@@ -265,9 +265,12 @@ class EditWorker:
                             overrides=BUILD_OVERRIDES)
         built = time.perf_counter()
         problems = SiteCheck(result, self.root).problems
+        # Pelican's other warnings, shown as a build in a process of its own shows them.
+        warnings = [message for message in dict.fromkeys(result.warnings) if message not in result.problems
+                    and not any(message in problem for problem in problems)]
         event = {"event": "settled", "generation": generation, "articles": result.articles,
-                 "problems": problems, "error": result.error, "written": [], "deleted": [],
-                 "build_seconds": built - began}
+                 "problems": problems, "warnings": warnings, "error": result.error, "written": [],
+                 "deleted": [], "build_seconds": built - began}
         if result.error is None:
             synced = sync_tree(self.build_folder, self.output,
                                keep=self.settings.get("OUTPUT_RETENTION", ()),

@@ -340,8 +340,8 @@ class LiveReloadServer:
 
     def _settled(self, event: dict) -> None:
         self._reload(event.get("written", []), event.get("deleted", []))
-        for problem in event.get("problems", []):
-            self.say(f"WARNING {problem}")
+        for message in event.get("warnings", []) + event.get("problems", []):
+            self.say(f"WARNING {message}")
         articles = event.get("articles", 0)
         noun = "review" if articles == 1 else "reviews"
         if event.get("error"):

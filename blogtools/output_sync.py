@@ -38,19 +38,23 @@ class SyncResult:
         return self.written + self.deleted
 
 
-def _files(folder: Path) -> dict[str, Path]:
+def _files(folder: Path) -> dict[str, str]:
+    """Every file under `folder`: relative posix name -> path (strings: ten
+    thousand files are walked on every sync)."""
     found = {}
-    for directory, _, names in os.walk(folder):
+    root = os.fspath(folder)
+    for directory, _, names in os.walk(root):
+        prefix = os.path.relpath(directory, root).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in names:
-            path = Path(directory, name)
-            found[path.relative_to(folder).as_posix()] = path
+            found[prefix + name] = os.path.join(directory, name)
     return found
 
 
-def same_file(a: Path, b: Path) -> bool:
+def same_file(a, b) -> bool:
     """Whether two files hold the same bytes (hard links of one file always do)."""
     try:
-        first, second = a.stat(), b.stat()
+        first, second = os.stat(a), os.stat(b)
     except OSError:
         return False
     if (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino):
@@ -60,9 +64,10 @@ def same_file(a: Path, b: Path) -> bool:
     return filecmp.cmp(a, b, shallow=False)
 
 
-def replace_file(source: Path, target: Path) -> None:
+def replace_file(source, target: Path) -> None:
     """Put `source`'s bytes at `target` in one rename: hard-linked when the file
     system allows it (posters stay shared with the cache), copied otherwise."""
+    target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -128,10 +133,14 @@ def sync_tree(source: str | Path, target: str | Path, *, keep: Iterable[str] = (
             path.unlink(missing_ok=True)
         result.deleted.append(name)
 
-    folders = {Path(name).parent.as_posix() for name in wanted}
-    folders |= {parent.as_posix() for name in wanted for parent in Path(name).parents}
+    folders = set()
+    for name in wanted:
+        folder = name.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
     for directory, _, _ in sorted(os.walk(target), key=lambda entry: len(entry[0]), reverse=True):
-        relative = Path(directory).relative_to(target).as_posix()
+        relative = os.path.relpath(directory, target).replace(os.sep, "/")
         if relative == "." or relative in folders or relative.split("/", 1)[0] in keep:
             continue
         with guard(), contextlib.suppress(OSError):  # not empty after all: leave it
@@ -158,7 +167,7 @@ def _kind(name: str) -> str:
 
 def _differing(left: dict, right: dict) -> list[str]:
     return [name for name in sorted(set(left) | set(right))
-            if name not in left or name not in right or left[name].read_bytes() != right[name].read_bytes()]
+            if name not in left or name not in right or not same_file(left[name], right[name])]
 
 
 def _sitemap_differs_only_in_build_time(ours: bytes, theirs: bytes) -> int | None:
@@ -185,7 +194,8 @@ def compare_builds(served: Path, clean: Path, clean_again: Path | None = None) -
     differing, explained, unstable_seen = [], [], {}
     for name in _differing(left, right):
         if name in left and name in right and name == "sitemap.xml":
-            entries = _sitemap_differs_only_in_build_time(left[name].read_bytes(), right[name].read_bytes())
+            entries = _sitemap_differs_only_in_build_time(Path(left[name]).read_bytes(),
+                                                          Path(right[name]).read_bytes())
             if entries is not None:
                 explained.append(f"sitemap.xml: the lastmod of {entries} undated pages (lists, plain pages) is "
                                  "the time each build ran (pelican-sitemap); every other value is the same")
