@@ -75,8 +75,9 @@ class OutputError(Exception):
 
 
 def check_output(output: Path, root: Path, settings: dict) -> None:
-    """Refuse an output folder that holds the site or its sources: the sync deletes
-    every file there that the build did not write."""
+    """Refuse an output folder that holds the site or its sources (the sync deletes
+    every file there that the build did not write), or that lies among the
+    watched sources (every sync would look like a new save)."""
     output = output.resolve()
     for name, folder in (("the site root", root), ("PATH", Path(settings["PATH"])),
                          ("THEME", Path(settings["THEME"]))):
@@ -84,6 +85,9 @@ def check_output(output: Path, root: Path, settings: dict) -> None:
         if output == folder or folder.is_relative_to(output):
             raise OutputError(f"OUTPUT_PATH: {str(output)!r}: expected a folder of its own, not one "
                               f"that holds {name} ({folder}); the preview replaces everything in it")
+        if name != "the site root" and output.is_relative_to(folder):
+            raise OutputError(f"OUTPUT_PATH: {str(output)!r}: expected a folder outside {name} ({folder}), "
+                              "which the preview watches for saved files")
 
 
 class EditWorker:

@@ -234,3 +234,22 @@ def test_an_output_folder_that_holds_the_site_is_refused(tmp_path_factory):
     assert failed["error"].startswith("OUTPUT_PATH: ")
     assert "expected a folder of its own" in failed["error"]
     assert (site / "content" / "reviews" / "her-2013.md").is_file()
+
+
+@pytest.mark.parametrize("output, why", [
+    (".", "expected a folder of its own, not one that holds the site root"),
+    ("..", "expected a folder of its own, not one that holds the site root"),
+    ("content/output", "expected a folder outside PATH"),
+    ("theme/built", "expected a folder outside THEME"),
+])
+def test_output_folders_the_preview_must_not_sync_into(tmp_path, output, why):
+    from blogtools.edit_worker import OutputError, check_output
+
+    root = tmp_path / "site"
+    for folder in ("content", "theme"):
+        (root / folder).mkdir(parents=True)
+    settings = {"PATH": str(root / "content"), "THEME": str(root / "theme")}
+
+    with pytest.raises(OutputError, match=why):
+        check_output(root / output, root, settings)
+    check_output(root / "output", root, settings)  # the usual place is fine
