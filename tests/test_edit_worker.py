@@ -178,6 +178,36 @@ def test_a_save_during_a_settle_pass_never_settles_on_the_older_text(site, worke
     assert_output_is_a_clean_build(site, tmp_path)
 
 
+def test_a_saved_page_is_rendered_at_once_too(site, worker):
+    page_source = site / "content" / "pages" / "about.md"
+    save(page_source, page_source.read_text(encoding="utf-8").replace(
+        "I started this blog", "A line added to the About page. I started this blog"))
+
+    fast = worker.change(page_source)
+
+    assert fast["written"] == ["about/index.html"]
+    page = site / "output" / "about" / "index.html"
+    rendered = page.read_bytes()
+    assert "A line added to the About page." in rendered.decode("utf-8")
+    assert "about/index.html" not in worker.settled()["written"]
+    assert page.read_bytes() == rendered
+
+
+def test_a_new_review_appears_with_the_settle_pass(site, worker, tmp_path):
+    model = (site / "content" / "reviews" / "her-2013.md").read_text(encoding="utf-8")
+    review = site / "content" / "reviews" / "her-2013-rewatch.md"
+    text = model.replace("Slug: her-2013", "Slug: her-2013-rewatch").replace("Rewatch: no", "Rewatch: yes")
+    save(review, text.replace("Date: 2024-03-02 20:15", "Date: 2025-11-30 20:00"))
+
+    fast = worker.change(review, open_pages=["index.html"])
+    settled = worker.settled()
+
+    assert fast["written"] == []
+    assert {"reviews/her-2013-rewatch/index.html", "index.html", "reviews/her-2013/index.html"} \
+        <= set(settled["written"]), "its page, the home page and the first review's rewatch link"
+    assert_output_is_a_clean_build(site, tmp_path)
+
+
 def test_bad_front_matter_is_reported_and_the_page_goes_as_in_a_clean_build(site, worker, tmp_path):
     review = site / "content" / "reviews" / "tenet-2020.md"
     original = review.read_text(encoding="utf-8")
