@@ -130,6 +130,7 @@ class Preview:
     port: int
     process: asyncio.subprocess.Process | None = None
     lines: list = field(default_factory=list)  # (time, line)
+    settles: list = field(default_factory=list)  # the worker's own timing of each settle pass
     socket: object = None
     reloads: asyncio.Queue = field(default_factory=asyncio.Queue)
 
@@ -307,6 +308,7 @@ async def text_edits(preview: Preview, reviews: list[Path], during_settle: bool)
         shown.append(await preview.until_shown(url, lambda code, page, m=marker: code == 200 and m in page, began))
         if not during_settle:
             settled.append(await preview.wait_settled(seen) - began)
+            preview.settles.append((await preview.status()).get("last_settle", {}))
     if during_settle:
         await preview.wait_settled(seen)
     return shown, settled
@@ -346,6 +348,10 @@ async def run_measure(corpus_root: Path, reviews: int, work: Path, poster_cache:
 
         shown, settled = await text_edits(preview, spread[:edits], during_settle=False)
         figures["text_edit_shown"], figures["text_edit_settled"] = summary(shown), summary(settled)
+        for part in ("build_seconds", "sync_seconds"):
+            values = [timing[part] for timing in preview.settles if part in timing]
+            if values:
+                figures[f"settle_{part}"] = summary(values)
         quick, _ = await text_edits(preview, spread[edits: edits + min(5, edits)], during_settle=True)
         figures["text_edit_during_settle_shown"] = summary(quick)
 
@@ -472,7 +478,11 @@ def print_figures(figures: dict) -> None:
           "the poster cache of earlier runs)")
     for key, label in (("text_edit_shown", "text edit: save -> tab shows it"),
                        ("text_edit_settled", "text edit: save -> settled"),
+                       ("settle_build_seconds", "  of which the whole build"),
+                       ("settle_sync_seconds", "  of which the sync into output/"),
                        ("text_edit_during_settle_shown", "text edit during a settle: shown")):
+        if key not in figures:
+            continue
         f = figures[key]
         print(f"  {label:<39}median {f['median']:6.3f} s  min {f['min']:6.3f}  max {f['max']:6.3f}  "
               f"({f['runs']} edits)")

@@ -171,7 +171,8 @@ def _handlers(server: LiveReloadServer):
         def get(self):
             self.set_header("Cache-Control", "no-store")
             self.write({"changes": server.changes, "idle": server.idle,
-                        "tabs": sorted(tab.url_path for tab in server.tabs if tab.url_path)})
+                        "tabs": sorted(tab.url_path for tab in server.tabs if tab.url_path),
+                        "last_settle": server.last_settle})
 
     class ScriptHandler(web.RequestHandler):
         def get(self):
@@ -239,6 +240,7 @@ class LiveReloadServer:
     changes: int = 0  # batches of saved files seen since the start
     sent: int = 0  # batches handed to the current worker
     settled_generation: int = 0  # the current worker's last settle pass (its first build is 1)
+    last_settle: dict = field(default_factory=dict)  # its seconds: building, syncing, in all
 
     @property
     def idle(self) -> bool:
@@ -334,6 +336,8 @@ class LiveReloadServer:
                 self.say(f"  fast pass {event['seconds']:.2f} s: {', '.join(event['written'])}")
         elif kind == "settled":
             self.settled_generation = max(self.settled_generation, event.get("generation", 0))
+            self.last_settle = {key: event[key] for key in ("build_seconds", "sync_seconds", "seconds")
+                                if key in event}
             self._settled(event)
         elif kind == "failed":
             self.say(f"The preview cannot build: {event.get('error')}")
