@@ -48,7 +48,7 @@ from pelican import signals
 
 from blogtools.build import build_site
 from blogtools.check import SiteCheck
-from blogtools.output_sync import sync_tree
+from blogtools.output_sync import SyncResult, sync_tree
 from blogtools.site_settings import ROOT, SettingsError, read_site_settings
 from blogtools.warm_site import SourceMemo, WarmSite, forget_rendered
 from reelnotes.files import atomic_write
@@ -111,6 +111,7 @@ class EditWorker:
         self.started_at: dict[int, float] = {}
         self._building: int | None = None
         self._captured: dict = {}
+        self._unreported: set[str] = set()  # files a stopped settle pass changed
         self._settle_thread = threading.Thread(target=self._settle_loop, name="settle", daemon=True)
         signals.generator_init.connect(self._on_generator_init, weak=False)
         signals.all_generators_finalized.connect(self._on_generators, weak=False)
@@ -276,11 +277,15 @@ class EditWorker:
                  "problems": problems, "warnings": warnings, "error": result.error, "written": [],
                  "deleted": [], "build_seconds": built - began}
         if result.error is None:
-            synced = sync_tree(self.build_folder, self.output,
-                               keep=self.settings.get("OUTPUT_RETENTION", ()),
-                               guard=lambda: self._current(generation))
-            event.update(written=synced.written, deleted=synced.deleted,
-                         sync_seconds=time.perf_counter() - built)
+            synced = SyncResult()
+            try:
+                sync_tree(self.build_folder, self.output, keep=self.settings.get("OUTPUT_RETENTION", ()),
+                          guard=lambda: self._current(generation), result=synced)
+            finally:
+                # What a stopped sync changed is told with the next settle
+                # pass, so tabs showing those pages reload then.
+                self._unreported.update(synced.changed)
+            sync_seconds = time.perf_counter() - built
             generators = self._captured.get("generators")
             if generators is not None:
                 warm = WarmSite(generators, self._captured.get("writer_class") or _default_writer(),
@@ -292,6 +297,9 @@ class EditWorker:
                     forget_rendered()  # the old objects' HTML, kept by Pelican per object
                     self.warm = warm
                     self.memo.keep_only(warm.sources())
+            earlier, self._unreported = self._unreported - set(synced.changed), set()
+            event.update(written=synced.written + sorted(earlier), deleted=synced.deleted,
+                         sync_seconds=sync_seconds)
         # An error leaves output/ and the warm site as they were: nothing written is lost.
         event["seconds"] = time.perf_counter() - self.started_at.get(generation, began)
         self.emit(event)

@@ -99,20 +99,22 @@ def _noop_guard():
 
 
 def sync_tree(source: str | Path, target: str | Path, *, keep: Iterable[str] = (),
-              guard: Callable[[], contextlib.AbstractContextManager] = _noop_guard) -> SyncResult:
+              guard: Callable[[], contextlib.AbstractContextManager] = _noop_guard,
+              result: SyncResult | None = None) -> SyncResult:
     """Make `target` hold exactly the files of `source`, touching only what differs.
 
     `keep` names top-level entries of `target` that are never removed (Pelican's
     OUTPUT_RETENTION, e.g. ".git"). Every write and removal runs inside
     `guard()`, which may hold a lock or raise to stop the sync part-way; what
-    was done until then is whole files only.
+    was done until then is whole files only, and is listed in `result` (pass
+    one in to read it after such a stop).
     """
     source, target = Path(source), Path(target)
     target.mkdir(parents=True, exist_ok=True)
     keep = set(keep)
     wanted = _files(source)
     present = _files(target)
-    result = SyncResult()
+    result = SyncResult() if result is None else result
 
     changed = [name for name, path in wanted.items()
                if name not in present or not same_file(path, present[name])]

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from blogtools.output_sync import compare_builds, sync_tree
+from blogtools.output_sync import SyncResult, compare_builds, sync_tree
 
 
 def write(folder, files: dict[str, str]) -> None:
@@ -99,9 +99,11 @@ def test_sync_stopped_part_way_leaves_only_whole_files(build, served):
         def __exit__(self, *exc):
             return False
 
+    done = SyncResult()
     with pytest.raises(Stop):
-        sync_tree(build, served, guard=StopOnSecond)
+        sync_tree(build, served, guard=StopOnSecond, result=done)
 
+    assert done.written == ["theme/css/site.css"], "what a stopped sync did is known, to reload those tabs later"
     assert files(served)["theme/css/site.css"] == "css v2"  # the first change landed whole
     assert files(served)["index.html"] == "home v1"  # the second never started
     assert not [p for p in served.rglob("*") if p.name.startswith(".") and p.name.endswith(".sync")]
