@@ -42,8 +42,10 @@ apt_install fonts-noto-core fonts-noto-cjk
 
 if [ "$mode" = test ]; then
   # rsync + sshd for the publishing tests, git for gh-pages, Chromium for the
-  # browser tests, a Java runtime and npm for the Nu HTML Checker.
-  apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core
+  # browser tests, a Java runtime and npm for the Nu HTML Checker, PostgreSQL's
+  # server for the receiver's tests (each run starts a throwaway cluster of its
+  # own on 127.0.0.1; the system cluster is not used), nginx for the redirect-map test.
+  apt_install rsync openssh-server openssh-client git chromium default-jre-headless fonts-dejavu-core postgresql nginx
   # Debian's npm only when there is none: a Node.js installed another way
   # (nvm, NodeSource) would conflict with it.
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm

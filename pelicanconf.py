@@ -24,6 +24,9 @@ STATIC_PATHS = ["images"]
 TEMPLATE_PAGES = {"extra/robots.txt": "robots.txt"}
 # Approved trackbacks, pingbacks and webmentions (one JSON file per review).
 FILMREVIEWS_LINKBACKS_PATH = "linkbacks"
+# Old addresses (old,new per line) the build keeps working: redirect pages,
+# _redirects, redirects.nginx.conf and .htaccess. invoke import.wordpress fills it.
+FILMREVIEWS_REDIRECTS = "redirects.csv"
 
 # --- What is published --------------------------------------------------------
 WITH_FUTURE_DATES = False  # a review dated in the future waits for its day

@@ -36,3 +36,20 @@ GITHUB_PAGES_BRANCH = "gh-pages"
 
 # The linkbacks receiver (`invoke linkbacks.serve`) behind the production host.
 FILMREVIEWS_LINKBACKS_ENDPOINT = SITEURL + "/linkbacks"
+
+# --- Moderation from this machine: with both set, `invoke linkbacks.list/approve/reject/spam/
+# forget/export/reverify` run `python -m linkbacks.cli` on the server over the PUBLISH_SSH_*
+# access above and read the receiver's database there (`--local` uses FILMREVIEWS_LINKBACKS_DB here).
+LINKBACKS_REMOTE_PYTHON = ""  # e.g. "/srv/reelnotes/.venv/bin/python" (the receiver's virtualenv)
+LINKBACKS_REMOTE_DB = ""  # e.g. "/srv/reelnotes/linkbacks.sqlite3" (the receiver's LINKBACKS_DB)
+
+# --- Notices of new responses by e-mail. `invoke linkbacks.serve` reads them here; on the server
+# the receiver and the `python -m linkbacks.cli notify` cron job read the same names from their
+# environment. The password only ever comes from the environment: LINKBACKS_SMTP_PASSWORD.
+LINKBACKS_SMTP_HOST = ""  # empty: no mail (notices wait in the outbox); e.g. "smtp.example.org"
+LINKBACKS_SMTP_PORT = 587
+LINKBACKS_SMTP_USER = ""  # empty: no login
+LINKBACKS_SMTP_SECURITY = "starttls"  # starttls, ssl (port 465) or none (a relay on localhost)
+LINKBACKS_NOTIFY_FROM = ""  # e.g. "Reel Notes <notices@reelnotes.example.org>"
+LINKBACKS_NOTIFY_TO = ""  # the writer, e.g. "marta@example.org" (several: comma-separated)
+LINKBACKS_NOTIFY_MODE = "each"  # each: a mail per new response; daily: one digest a day

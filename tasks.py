@@ -1,10 +1,10 @@
 """Invoke tasks for Reel Notes: `invoke --list` shows them, README.md ("Tasks") explains them.
 
 Each task is a thin wrapper over a tested function in blogtools/ (or in the
-plugin's linkbacks package); bad input ends in a one-paragraph message and a
+linkbacks service's cli module); bad input ends in a one-paragraph message and a
 non-zero exit, never a traceback. Task names and meanings follow the tasks.py
 that pelican-quickstart writes, plus `new`, `check`, `test`, `bench`,
-`posters` and the `linkbacks.*` moderation tasks.
+`posters`, the `linkbacks.*` moderation tasks and the `replies.*` tasks.
 """
 
 import shlex
@@ -28,7 +28,7 @@ def _settings(settings_file=SETTINGS_BASE):
     try:
         return read_site_settings(settings_file, ROOT)
     except (FileNotFoundError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 def _output_path():
@@ -86,12 +86,13 @@ def regenerate(c):
 def serve(c, host=HOST, port=None, open=False):
     """Serve output/ at http://localhost:8000/."""
     # port=None rather than PORT: invoke would turn a bad --port into a traceback.
-    from blogtools.preview import ServeError, port_number, serve as serve_site
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import serve as serve_site
 
     try:
         serve_site(_output_path(), host, port_number(port, PORT), open)
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})"})
@@ -102,7 +103,7 @@ def reserve(c, host=HOST, port=None):
     try:
         refuse_busy_port(host, port_number(port, PORT))  # before the build, not after it
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     build(c)
     serve(c, host=host, port=port)
 
@@ -120,19 +121,20 @@ def preview(c):
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})",
             "open": "open the site in the default browser"})
 def livereload(c, host=HOST, port=None, open=False):
-    """Serve at :8000; every save shows in the open tab, then output/ settles.
+    """Serve at :8000; show each save in the open tab.
 
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
     settings files. A saved review is rendered at once (fast pass), then the
     whole site is built and output/ updated file by file (settle pass).
     """
-    from blogtools.preview import ServeError, livereload as run_livereload, port_number
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import livereload as run_livereload
     from blogtools.site_settings import SettingsError
 
     try:
         run_livereload(ROOT, SETTINGS_BASE, host, port_number(port, PORT), open)
     except (ServeError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={
@@ -143,14 +145,15 @@ def livereload(c, host=HOST, port=None, open=False):
     "keep-deleted": "with --s3: leave objects the build no longer has in the bucket",
 })
 def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_deleted=False):
-    """Deploy a checked production build with rsync, or to object storage with --s3.
+    """Deploy a checked production build (rsync, or --s3).
 
     Builds with publishconf.py into a temporary folder, refuses on any problem
     or an empty build, then rsyncs over SSH (PUBLISH_SSH_* settings or
     environment variables) or into a local folder (--target / PUBLISH_TARGET),
     or with --s3 uploads what changed to a bucket (PUBLISH_S3_*).
     """
-    from blogtools.publish import PublishError, publish as publish_site
+    from blogtools.publish import PublishError
+    from blogtools.publish import publish as publish_site
 
     try:
         if s3:
@@ -167,7 +170,7 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
             publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
                          send_linkbacks=send_linkbacks)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"remote": "git remote (default: GITHUB_PAGES_REMOTE, origin)",
@@ -179,12 +182,13 @@ def gh_pages(c, remote=None, branch=None, message=None):
     Builds with publishconf.py, refuses on any problem, then runs ghp-import
     (-n -p) to GITHUB_PAGES_REMOTE / GITHUB_PAGES_BRANCH.
     """
-    from blogtools.publish import PublishError, gh_pages as push_pages
+    from blogtools.publish import PublishError
+    from blogtools.publish import gh_pages as push_pages
 
     try:
         push_pages(ROOT, SETTINGS_PUBLISH, remote=remote, branch=branch, message=message)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"title": "the film's title, e.g. \"Her\"", "year": "the film's release year",
@@ -197,7 +201,7 @@ def new(c, title, year=None, rewatch=False):
     try:
         path = new_review(title, year, rewatch=rewatch, root=ROOT)
     except (NewReviewError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
@@ -248,36 +252,36 @@ def posters(c, overwrite=False):
 
 
 # --- linkbacks.*: the receiver and its moderation queue -------------------------
-# The linkbacks package is imported inside each task so `invoke --list` works
-# even where its dependencies are missing. Its problems arrive as
+# Thin wrappers over linkbacks.cli, imported inside each task so `invoke --list`
+# works even where its dependencies are missing. Where the files are comes from
+# publishconf.py (defaults: reelnotes.settings); problems arrive as
 # cli.LinkbacksError, already worded for the user.
 
-def _linkbacks_db():
-    return str(ROOT / _settings().get("FILMREVIEWS_LINKBACKS_DB", "linkbacks.sqlite3"))
-
-
-def _linkbacks_cli():
+def _linkbacks():
+    """The linkbacks CLI module and the site's linkbacks files (cli.SiteFiles)."""
     try:
-        from filmreviews.linkbacks import cli
+        from linkbacks import cli
     except ImportError as exc:
         raise Exit(f"The linkbacks tools cannot be loaded ({exc}); "
-                   "run the bootstrap to install the requirements.", code=1)
-    return cli
+                   "run the bootstrap to install the requirements.", code=1) from None
+    try:
+        return cli, cli.site_files(_settings(SETTINGS_PUBLISH), ROOT, SETTINGS_PUBLISH)
+    except cli.LinkbacksError as exc:
+        raise Exit(str(exc), code=1) from None
 
 
-def _linkbacks_call(name, *args, **kwargs):
+def _linkbacks_call(cli, name, *args, **kwargs):
     """Call cli.<name>; a LinkbacksError ends the task with its message and exit 1."""
-    cli = _linkbacks_cli()
     try:
         return getattr(cli, name)(*args, **kwargs)
     except cli.LinkbacksError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(name="serve", help={
     "host": "address to listen on (default 127.0.0.1)",
-    "port": "port (default 8001)",
-    "db": "SQLite database",
+    "port": "port (default: FILMREVIEWS_LINKBACKS_PORT)",
+    "db": "SQLite file or postgresql:// URL (default FILMREVIEWS_LINKBACKS_DB)",
     "reviews-json": "reviews.json of the live site (default output/reviews.json)",
     "site-url": "the live site's address (default SITEURL from publishconf.py)",
     "base-path": "public path the proxy serves the receiver under "
@@ -286,50 +290,81 @@ def _linkbacks_call(name, *args, **kwargs):
 })
 def linkbacks_serve(c, host="127.0.0.1", port=None, db=None, reviews_json=None, site_url=None,
                     base_path=None, trust_forwarded_for=False):
-    """Run the trackback/pingback/webmention receiver."""
-    from urllib.parse import urlsplit
-
-    settings = _settings(SETTINGS_PUBLISH)
-    if base_path is None:
-        base_path = urlsplit(settings.get("FILMREVIEWS_LINKBACKS_ENDPOINT") or "").path
-    # port=None, not 8001: invoke would turn a bad --port into a traceback.
-    _linkbacks_call("serve", host, 8001 if port is None else port, db or _linkbacks_db(),
-                    reviews_json or str(_output_path() / "reviews.json"),
-                    site_url or settings["SITEURL"], base_path=base_path,
-                    trust_forwarded_for=trust_forwarded_for)
+    """Run the receiver: linkbacks and replies."""
+    cli, site = _linkbacks()
+    # port=None, not a number: invoke would turn a bad --port into a traceback.
+    _linkbacks_call(cli, "serve", host=host, port=site.port if port is None else port, db=db or site.db,
+                    reviews_json=reviews_json or site.reviews_json, site_url=site_url or site.site_url,
+                    base_path=site.base_path if base_path is None else base_path,
+                    trust_forwarded_for=trust_forwarded_for, notices=site.notices, site_name=site.site_name)
 
 
-@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": "SQLite database"})
-def linkbacks_list(c, status=None, db=None):
-    """List received linkbacks."""
-    lines = _linkbacks_call("list_linkbacks", db or _linkbacks_db(), status=status)
+LOCAL_HELP = "use the database on this machine even when LINKBACKS_REMOTE_* point at the server"
+DB_HELP = "SQLite file or postgresql:// URL here (implies --local)"
+
+
+def _where(site, db, local):
+    """(database, remote) for a moderation task: the receiver's database on the
+    server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set, unless --local
+    or --db says to use one here."""
+    if local or db or site.remote is None:
+        return db or site.db, None
+    return site.db, site.remote
+
+
+@task(name="list", help={"status": "pending, approved, rejected or spam (default: all)", "db": DB_HELP,
+                         "local": LOCAL_HELP})
+def linkbacks_list(c, status=None, db=None, local=False):
+    """List responses (replies, linkbacks), pending first.
+
+    From the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set.
+    """
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    lines = _linkbacks_call(cli, "list_linkbacks", database, status=status, remote=remote)
+    if remote is not None:
+        print(f"On the server {remote}:")
     for line in lines:
         print(line)
     if not lines:
-        print(f"No {status + ' ' if status else ''}linkbacks.")
+        print(f"No {status + ' ' if status else ''}responses.")
 
 
 def _moderate(status):
-    def moderate(c, id, db=None):
-        _linkbacks_call("set_status", db or _linkbacks_db(), id, status)
-        print(f"Linkback #{str(id).lstrip('#')}: {status}")
+    def moderate(c, id, db=None, local=False):
+        cli, site = _linkbacks()
+        database, remote = _where(site, db, local)
+        print(_linkbacks_call(cli, "set_status", database, id, status, remote=remote))
 
-    moderate.__doc__ = f"Mark a linkback as {status}."
+    moderate.__doc__ = f"Mark a response as {status}."
     name = {"approved": "approve", "rejected": "reject", "spam": "spam"}[status]
-    return task(moderate, name=name,
-                help={"id": "the linkback's number (see linkbacks.list)", "db": "SQLite database"})
+    return task(moderate, name=name, help={"id": "the response's number (see linkbacks.list)",
+                                           "db": DB_HELP, "local": LOCAL_HELP})
 
 
-@task(name="export", help={"db": "SQLite database"})
-def linkbacks_export(c, db=None):
-    """Write approved linkbacks into content/linkbacks/.
+@task(name="forget", help={"id": "the response's number (see linkbacks.list)", "db": DB_HELP,
+                           "local": LOCAL_HELP})
+def linkbacks_forget(c, id, db=None, local=False):
+    """Remove a response from the store for good.
 
+    Then run linkbacks.export (and build) to take it off the site.
+    """
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    print("Forgotten: " + _linkbacks_call(cli, "forget", database, id, remote=remote))
+
+
+@task(name="export", help={"db": DB_HELP, "local": LOCAL_HELP})
+def linkbacks_export(c, db=None, local=False):
+    """Write approved responses into content/linkbacks/.
+
+    Pulled from the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set.
     Needs output/reviews.json from a build (invoke preview).
     """
-    settings = _settings()
-    for line in _linkbacks_call("export", db or _linkbacks_db(), str(settings["PATH"]),
-                                str(_output_path() / "reviews.json"),
-                                subdir=settings.get("FILMREVIEWS_LINKBACKS_PATH", "linkbacks")):
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    for line in _linkbacks_call(cli, "export", database, site.content, site.reviews_json,
+                                subdir=site.records_folder, remote=remote):
         print(line)
 
 
@@ -339,27 +374,132 @@ def linkbacks_send(c):
 
     Needs a production build in output/ (invoke preview).
     """
-    settings = _settings(SETTINGS_PUBLISH)
-    cache = ROOT / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    for line in _linkbacks_call("send", str(_output_path()), str(cache),
-                                site_url=settings["SITEURL"], blog_name=settings["SITENAME"]):
+    cli, site = _linkbacks()
+    for line in _linkbacks_call(cli, "send", site.output, site.sent_cache,
+                                site_url=site.site_url, blog_name=site.site_name):
         print(line)
 
 
-@task(name="reverify", help={"db": "SQLite database"})
-def linkbacks_reverify(c, db=None):
+@task(name="reverify", help={"db": DB_HELP, "local": LOCAL_HELP})
+def linkbacks_reverify(c, db=None, local=False):
     """Re-check approved linkbacks; reject the dead ones.
 
     Only the database changes: run linkbacks.export (and build) to update the site.
     """
-    for line in _linkbacks_call("reverify", db or _linkbacks_db()):
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    for line in _linkbacks_call(cli, "reverify", database, remote=remote):
         print(line)
 
 
+# --- import.*: bringing an existing blog over ------------------------------------
+# The logic lives in blogtools/importers/; a bad export ends the task with the
+# importer's one-line ImportFailed message and exit 1, content/ unchanged.
+
+def _run_import(name, *args, **kwargs):
+    try:
+        from blogtools.importers import ImportFailed, letterboxd, wordpress
+    except ImportError as exc:
+        raise Exit(f"The importers cannot be loaded ({exc}); run the bootstrap to install the requirements.",
+                   code=1) from None
+    function = {"wordpress": wordpress.import_wordpress, "letterboxd": letterboxd.import_letterboxd}[name]
+    try:
+        report = function(*args, root=ROOT, **kwargs)
+    except ImportFailed as exc:
+        raise Exit(str(exc), code=1) from None
+    except OSError as exc:
+        raise Exit(f"{exc.filename or 'the site'}: cannot be read or written ({exc.strerror}); "
+                   "nothing was imported", code=1) from None
+    print(report.render(), end="")
+
+
+def _given_path(value):
+    return Path(value).expanduser().resolve() if value else None
+
+
+@task(name="wordpress", help={
+    "export": "the WordPress export file (Tools → Export in WordPress), e.g. blog.WordPress.2024-01-15.xml",
+    "uploads": "a copy of the old site's wp-content/uploads folder (posters and images come from it)",
+    "map": "a TOML file mapping categories and tags to Genre and Tags "
+           "(read on top of blogtools/importers/default_map.toml)",
+    "download": "fetch images missing from --uploads from the old site (public addresses only)",
+    "dry-run": "write nothing, only print the report",
+})
+def import_wordpress(c, export, uploads=None, map=None, download=False, dry_run=False):  # noqa: A002
+    """Import a WordPress blog: posts, responses, old URLs.
+
+    Reviews, pages, posters and images, comments, pingbacks and trackbacks, and
+    a redirect table for every old address. README.md ("Importing another
+    blog") explains what becomes what.
+    """
+    _run_import("wordpress", _given_path(export), uploads=_given_path(uploads), map_file=_given_path(map),
+                download=download, dry_run=dry_run)
+
+
+@task(name="letterboxd", help={
+    "export": "Letterboxd's export .zip (Settings → Data → Export) or the folder it unzips to",
+    "map": "a TOML file mapping tags to Genre and Tags (read on top of blogtools/importers/default_map.toml)",
+    "dry-run": "write nothing, only print the report",
+})
+def import_letterboxd(c, export, map=None, dry_run=False):  # noqa: A002
+    """Import the reviews of a Letterboxd export.
+
+    One review per written review, Watched/Rewatch from the diary, a drawn
+    placeholder poster each.
+    """
+    _run_import("letterboxd", _given_path(export), map_file=_given_path(map), dry_run=dry_run)
+
+
+importers = Collection("import")
+importers.add_task(import_wordpress)
+importers.add_task(import_letterboxd)
+
+# Readers' replies: the writer's answers and forgetting a person (linkbacks.cli),
+# on the server over SSH when LINKBACKS_REMOTE_PYTHON/_DB are set, like linkbacks.*.
+
+@task(name="reply", help={"id": "the response to answer (see linkbacks.list)", "text": "the reply (Markdown subset)",
+                          "author": "the name shown (default: AUTHOR from the settings)", "db": DB_HELP,
+                          "local": LOCAL_HELP})
+def replies_reply(c, id, text, author=None, db=None, local=False):
+    """Reply as the author to response ID (stored approved).
+
+    Then run linkbacks.export (and build) to put it on the site.
+    """
+    cli, site = _linkbacks()
+    author = author or _settings(SETTINGS_PUBLISH).get("AUTHOR") or ""
+    database, remote = _where(site, db, local)
+    print(_linkbacks_call(cli, "reply_as_author", database, id, text, author, remote=remote))
+    print("Run `invoke linkbacks.export`, then build and publish, to show it.")
+
+
+@task(name="forget", iterable=["id"], help={
+    "email": "the e-mail address the person gave (while it is stored: until the reply notice is sent)",
+    "name": "the name the person gave (exact, any case)",
+    "id": "a reply's number or record id (repeat for several)",
+    "db": DB_HELP,
+    "local": LOCAL_HELP,
+})
+def replies_forget(c, email=None, name=None, id=None, db=None, local=False):
+    """Forget a person's replies (database and content/).
+
+    Each option given narrows the selection; prints every reply removed.
+    """
+    cli, site = _linkbacks()
+    database, remote = _where(site, db, local)
+    # Positional: _linkbacks_call has a parameter called `name` of its own.
+    for line in _linkbacks_call(cli, "forget_replies", database, site.content, site.records_folder,
+                                email, name, id or (), remote=remote):
+        print(line)
+
+
+replies = Collection("replies")
+for _task in (replies_reply, replies_forget):
+    replies.add_task(_task)
+
 linkbacks = Collection("linkbacks")
 for _task in (linkbacks_serve, linkbacks_list, _moderate("approved"), _moderate("rejected"),
-              _moderate("spam"), linkbacks_export, linkbacks_send, linkbacks_reverify):
+              _moderate("spam"), linkbacks_forget, linkbacks_export, linkbacks_send, linkbacks_reverify):
     linkbacks.add_task(_task)
 
 ns = Collection(clean, build, rebuild, regenerate, serve, reserve, preview, livereload, publish,
-                gh_pages, new, check, test, bench, posters, linkbacks)
+                gh_pages, new, check, test, bench, posters, importers, linkbacks, replies)

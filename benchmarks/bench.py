@@ -12,8 +12,10 @@ it times four builds, each in a fresh process (benchmarks/run_build.py):
   into their existing output folders (ours with a warm poster cache).
 
 It prints seconds (wall time of the process, and the build alone), CPU seconds,
-peak memory, and the ratios ours/stock; then the poster derivative timings from
-benchmarks/posters_bench.py when that module is present.
+peak memory, and the ratios ours/stock; the share of our builds spent on the
+stats pages (the plugin's stats generator, timed inside the build); then the
+poster derivative timings from benchmarks/posters_bench.py when that module is
+present.
 
     python -m benchmarks.bench --reviews 200
     invoke bench
@@ -74,6 +76,7 @@ class Build:
     problems: list
     warnings: int
     error: str | None
+    stats_seconds: float | None = None
 
 
 def _run_build(site: str, kind: str, settings: Path, output: Path, overrides: dict) -> Build:
@@ -89,7 +92,8 @@ def _run_build(site: str, kind: str, settings: Path, output: Path, overrides: di
                      f"the build process exited with {done.returncode}: " + " | ".join(tail))
     report = json.loads(lines[-1][len(RESULT_PREFIX):])
     return Build(site, kind, wall, report["seconds"], report["cpu_seconds"], report["peak_mb"],
-                 report["articles"], report["problems"], report["warnings"], report["error"])
+                 report["articles"], report["problems"], report["warnings"], report["error"],
+                 report.get("stats_seconds"))
 
 
 def _fingerprint(reviews: int, seed: str) -> str:
@@ -187,12 +191,25 @@ def print_builds(builds: list[Build], reviews: int) -> None:
         print(f"ours/stock, {labels[kind]}: {_ratio(ours.wall, stock.wall)} wall, "
               f"{_ratio(ours.seconds, stock.seconds)} build")
     for b in builds:
+        if b.site == "ours" and not b.error:
+            print_stats_share(b, labels[b.kind])
+    for b in builds:
         if b.error:
             print(f"{b.site} {b.kind} build FAILED: {b.error}")
         elif b.articles != reviews:
             print(f"{b.site} {b.kind} build wrote {b.articles} review pages, expected {reviews}")
         if b.site == "ours" and b.problems:
             print(f"{b.site} {b.kind} build reported {len(b.problems)} problem(s), e.g.: {b.problems[0]}")
+
+
+def print_stats_share(build: Build, label: str) -> None:
+    """How much of one of our builds the stats pages took (counting and writing)."""
+    if build.stats_seconds is None:
+        print(f"stats pages, {label}: not timed (no stats generator in the plugin)")
+        return
+    share = 100 * build.stats_seconds / build.seconds if build.seconds > 0 else 0.0
+    print(f"stats pages, {label}: {build.stats_seconds:.3f} s of the {build.seconds:.2f} s build "
+          f"({share:.2f}%)")
 
 
 def print_poster_timings(content: Path, workdir: Path, sample: int) -> None:

@@ -1,7 +1,8 @@
 """Page-weight budgets and Lighthouse scores for the built site.
 
-Owns the budget rule and its report: the home page and one review page (Her)
-must each stay within 20 KB gzip for their own HTML plus every same-site
+Owns the budget rule and its report: the home page, one review page (Her)
+and the stats page (the densest page: every chart of every year) must each
+stay within 20 KB gzip for their own HTML plus every same-site
 stylesheet and script they load (posters and fonts are not counted). For the
 home page it also reports the poster images it references, how many load
 lazily, and the bytes a phone would fetch for them. Then, when Lighthouse is
@@ -52,6 +53,7 @@ CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-
 BUDGET_BYTES = 20 * 1024  # gzip, HTML + CSS + JS of one page
 GZIP_LEVEL = 9
 DEFAULT_REVIEW = "her-2013"
+STATS_PAGE = "stats/index.html"  # FILMREVIEWS_STATS_SAVE_AS by default
 CATEGORIES = (("performance", "Performance"), ("accessibility", "Accessibility"),
               ("best-practices", "Best Practices"), ("seo", "SEO"))
 # Lighthouse's mobile emulation (Moto G Power): 412 CSS px wide at 1.75 device pixels per px.
@@ -414,7 +416,8 @@ def print_verdict(failures: list[str]) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.budgets",
-        description="Check the 20 KB page budget and run Lighthouse on the home page and one review. "
+        description="Check the 20 KB page budget and run Lighthouse on the home page, one review "
+                    "and the stats page. "
                     "Exits 1 if a page is over budget, a Lighthouse score is below 100, a page "
                     "shifts while it loads, or a Lighthouse run fails.")
     parser.add_argument("--settings", default="publishconf.py",
@@ -454,10 +457,13 @@ def main(argv=None) -> int:
             return 1
         for problem in result.problems[:10]:
             print(f"  build problem: {problem}")
-        pages = [("Home page", "index.html"), ("Review page", f"reviews/{args.review}/index.html")]
+        pages = [("Home page", "index.html"), ("Review page", f"reviews/{args.review}/index.html"),
+                 ("Stats page", STATS_PAGE)]
+        expected = {"Review page": f"a review with Slug: {args.review}",
+                    "Stats page": f"FILMREVIEWS_STATS_SAVE_AS to be {STATS_PAGE!r}"}
         for name, page in pages:
             if not (output / page).is_file():
-                print(f"\n{name}: {page} was not built (expected a review with Slug: {args.review})")
+                print(f"\n{name}: {page} was not built (expected {expected.get(name, 'it')})")
                 failures.append(f"{name}: {page} was not built")
                 continue
             weight = page_weight(output, base, name, page)

@@ -10,6 +10,7 @@ one per source and as many per protocol as were sent, every webmention
 verified, every source fetched exactly once) and that ``PRAGMA
 integrity_check`` is ok, and prints throughput and latency.
 
+    python -m benchmarks.linkbacks_load [--pings 2000] [--threads 8]
     python benchmarks/linkbacks_load.py [--pings 2000] [--threads 8]
 
 Exit status 0 when every check passes.
@@ -32,12 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "plugins") not in sys.path:
-    sys.path.insert(0, str(ROOT / "plugins"))
-
-from filmreviews.linkbacks.receiver import Config, RateLimit  # noqa: E402
-from filmreviews.linkbacks.server import start_in_thread  # noqa: E402
+from linkbacks.app import Config
+from linkbacks.limits import RateLimit
+from linkbacks.server import start_in_thread
 
 SITE = "https://example.org"
 REVIEWS = [f"film-{n:02d}" for n in range(10)]
@@ -48,10 +46,15 @@ class SourceServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a receiver killed mid-fetch hangs up
+            super().handle_error(request, client_address)
 
-def start_source_server():
+
+def start_source_server(delay_of=lambda path: 0.0):
     """Every GET /s/<n>?r=<slug> is a small blog post linking to that review;
-    fetches are counted per path."""
+    fetches are counted per path. ``delay_of(path)``: seconds before the
+    page is sent (a remote blog is not instant)."""
     hits: dict[str, int] = {}
     lock = threading.Lock()
 
@@ -61,6 +64,7 @@ def start_source_server():
             slug = query.partition("r=")[2]
             with lock:
                 hits[path] = hits.get(path, 0) + 1
+            time.sleep(delay_of(path))
             body = (
                 f"<!doctype html><html><head><title>Post {path}</title></head><body>"
                 f'<article class="h-entry"><h1 class="p-name">Post {path}</h1>'
@@ -206,7 +210,8 @@ def run(pings: int, threads: int) -> int:
         mix = ", ".join(f"{expected_kinds[name]} {name}" for name in PROTOCOLS)
         print(f"linkbacks load: {pings} pings ({mix}), {threads} client threads, loopback only")
         print(f"  requests:   {requests_done:.2f} s  ->  {pings / requests_done:.0f} req/s")
-        print(f"  end to end: {all_done:.2f} s (incl. async webmention verification)  ->  {pings / all_done:.0f} linkbacks/s")
+        print(f"  end to end: {all_done:.2f} s (incl. async webmention verification)  ->  "
+              f"{pings / all_done:.0f} linkbacks/s")
         print(f"  latency:    p50 {statistics.median(latencies):.1f} ms   p99 {percentile(latencies, 99):.1f} ms   "
               f"max {max(latencies):.1f} ms")
         print(f"  stored:     {len(rows)} rows ({', '.join(f'{n} {k}' for k, n in sorted(stored_kinds.items()))}); "

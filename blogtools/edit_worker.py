@@ -43,7 +43,6 @@ import threading
 import time
 from pathlib import Path
 
-from filmreviews import problems as plugin_problems
 from pelican import signals
 
 from blogtools.build import build_site
@@ -51,6 +50,7 @@ from blogtools.check import SiteCheck
 from blogtools.output_sync import SyncResult, sync_tree
 from blogtools.site_settings import ROOT, SettingsError, read_site_settings
 from blogtools.warm_site import SourceMemo, WarmSite, forget_rendered
+from filmreviews import problems as plugin_problems
 from reelnotes.files import atomic_write
 
 # Where the settle pass builds, under the site root (beside the poster cache).

@@ -290,13 +290,16 @@ def publish(root: Path = ROOT, settings_file: str = "publishconf.py", *, target:
 def _send_linkbacks(root: Path, settings: dict, output: Path, echo) -> None:
     """Tell the sites the reviews link to; only ever after a successful deploy."""
     try:
-        from filmreviews.linkbacks import cli
+        from linkbacks import cli
     except ImportError as exc:
         raise PublishError(f"The site is published, but linkbacks were not sent: {exc}") from None
 
-    cache = root / settings.get("FILMREVIEWS_LINKBACKS_SENT_CACHE", ".linkbacks-sent.json")
-    for line in cli.send(str(output), str(cache), site_url=settings["SITEURL"],
-                         blog_name=settings.get("SITENAME", "")):
+    try:
+        site = cli.site_files(settings, root)
+        lines = cli.send(output, site.sent_cache, site_url=site.site_url, blog_name=site.site_name)
+    except cli.LinkbacksError as exc:
+        raise PublishError(f"The site is published, but linkbacks were not sent: {exc}") from None
+    for line in lines:
         echo(f"Linkbacks: {line}")
 
 

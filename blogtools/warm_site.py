@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from filmreviews import fast_render
-from filmreviews.browse import BrowseGenerator
 from pelican import signals
 from pelican.contents import Article, Content, Page, SkipStub
 from pelican.generators import ArticlesGenerator, PagesGenerator, TemplatePagesGenerator
 
+from filmreviews import fast_render
+from filmreviews.browse import BrowseGenerator
 from reelnotes.files import atomic_write
 
 # The attributes each content object had once its source was read, before any

@@ -6,6 +6,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A copy of the sample site; tests that change content make their own copy of it."""
+    from tests.site_copy import copy_site, shared_poster_cache
+
+    return copy_site(tmp_path_factory.mktemp("site"), shared_poster_cache(tmp_path_factory))
+
+
+@pytest.fixture
+def own_copy(tmp_path, tmp_path_factory):
+    """A copy of the sample site for one test to change."""
+    from tests.site_copy import copy_site, shared_poster_cache
+
+    return copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
+
+
 @pytest.fixture(scope="session")
 def preview_build(tmp_path_factory):
     """The sample site built with pelicanconf.py (the local preview), once per session."""
@@ -77,3 +93,24 @@ def refused_poster_build(tmp_path_factory):
     assert result.error is None, result.error
     assert any("not-a-picture.jpg" in problem for problem in result.problems), result.problems
     return result
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is needed for the browser tests (Debian: apt-get install chromium)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe():
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()

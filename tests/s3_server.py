@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import socket
 import subprocess
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from tests.processes import free_port, wait_until_serving
 
 READY_WITHIN = 30.0  # seconds; only a deadline for start-up, nothing is timed
 
@@ -36,37 +36,18 @@ TEST_AWS_ENVIRON = {
 }
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(host: str, port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"moto did not answer on {host}:{port}:\n{log.read_text()}")
-
-
 @contextmanager
 def running_moto(folder: Path, host: str = "127.0.0.1"):
     """Run moto's S3 server for the duration of the block; yields its base URL."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port(host)
+    port = free_port(host)
     log = folder / "moto.log"
     with log.open("w") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
                                    stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        _wait_for_port(host, port, process, log)
+        wait_until_serving("moto", host, port, process, log, within=READY_WITHIN)
         yield f"http://{host}:{port}"
     finally:
         process.terminate()

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SITE_PARTS = ("content", "theme", "plugins", "blogtools", "pelicanconf.py", "publishconf.py", "tasks.py")
 # Variables that would point a test's deploy somewhere real.
-DEPLOY_VARIABLES = re.compile(r"^(PUBLISH_|GITHUB_PAGES_)")
+DEPLOY_VARIABLES = re.compile(r"^(PUBLISH_|GITHUB_PAGES_|LINKBACKS_)")
 
 
 def shared_poster_cache(tmp_path_factory) -> Path:
@@ -57,6 +57,17 @@ def site_with_reviews(tmp_path_factory, name, reviews):
     for file_name, text in reviews.items():
         (root / "content" / "reviews" / file_name).write_text(text, encoding="utf-8")
     return root
+
+
+def build_reviews(tmp_path_factory, name, reviews, settings_file="publishconf.py"):
+    """Build a private copy of the site whose only reviews are `reviews`; the
+    build must run to the end (problems are the caller's to check)."""
+    from blogtools.build import build_site
+
+    root = site_with_reviews(tmp_path_factory, name, reviews)
+    result = build_site(root / settings_file, root / "output", root=root)
+    assert result.error is None, result.error
+    return result
 
 
 def set_field(review: Path, field: str, value: str) -> None:

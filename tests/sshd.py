@@ -12,12 +12,12 @@ import getpass
 import os
 import shlex
 import shutil
-import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.processes import free_port, wait_until_serving
 
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:" + os.environ.get("PATH", "")
 READY_WITHIN = 20.0  # seconds; only a deadline for start-up, nothing is timed
@@ -57,29 +57,9 @@ def missing_tools() -> list[str]:
             if shutil.which(name, path=SBIN_PATH) is None]
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def _keygen(path: Path) -> None:
     subprocess.run([shutil.which("ssh-keygen", path=SBIN_PATH), "-q", "-t", "ed25519", "-N", "",
                     "-C", "filmreviews-test", "-f", str(path)], check=True)
-
-
-def _wait_for_banner(host: str, port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sshd exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection((host, port), timeout=1) as conn:
-                if conn.recv(64).startswith(b"SSH-"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"sshd did not answer on {host}:{port}:\n{log.read_text()}")
 
 
 @contextmanager
@@ -94,7 +74,7 @@ def running_sshd(folder: Path, host: str = "127.0.0.1"):
     _keygen(client_key)
     authorized = folder / "authorized_keys"
     shutil.copy(client_key.with_suffix(".pub"), authorized)
-    port = _free_port(host)
+    port = free_port(host)
     known_hosts = folder / "known_hosts"
     public_host_key = host_key.with_suffix(".pub").read_text().split()
     known_hosts.write_text(f"[{host}]:{port} {public_host_key[0]} {public_host_key[1]}\n")
@@ -119,7 +99,7 @@ def running_sshd(folder: Path, host: str = "127.0.0.1"):
         process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)],
                                    stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        _wait_for_banner(host, port, process, log)
+        wait_until_serving("sshd", host, port, process, log, greeting=b"SSH-", within=READY_WITHIN)
         yield SshServer(host, port, getpass.getuser(), client_key, known_hosts, log)
     finally:
         process.terminate()

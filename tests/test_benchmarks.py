@@ -94,6 +94,14 @@ def test_bench_runs_both_sites_end_to_end_and_prints_figures(tmp_path, capsys):
             assert float(row.group(1)) >= float(row.group(2)) > 0
     assert re.search(r"ours/stock, cold: [\d.]+× wall", out)
     assert re.search(r"ours/stock, rebuild \(1 edit\): [\d.]+× wall", out)
+    # The stats pages are timed inside our builds, as a share of each.
+    for kind in ("cold", r"rebuild \(1 edit\)"):
+        share = re.search(rf"^stats pages, {kind}: ([\d.]+) s of the ([\d.]+) s build \(([\d.]+)%\)$",
+                          out, re.M)
+        assert share, out
+        seconds, build, percent = map(float, share.groups())
+        # The figures are printed rounded, so the share is only checked to a tenth of itself.
+        assert 0 < seconds < build and percent == pytest.approx(100 * seconds / build, rel=0.1)
     assert "Poster derivatives" in out
     # The rebuild really rebuilt: the changed sentence is in both sites' pages,
     # and the corpus was put back as generated.
@@ -157,14 +165,15 @@ def test_the_real_poster_sizes_are_all_readable_by_the_phone_estimate():
             assert budgets.slot_width(sizes, viewport) < viewport * 0.9, (variant, viewport)
 
 
-def test_budgets_report_home_and_review_pages_of_the_real_site(capsys):
+def test_budgets_report_home_review_and_stats_pages_of_the_real_site(capsys):
     status = budgets.main(["--settings", "pelicanconf.py", "--no-lighthouse"])
     out = capsys.readouterr().out
     assert "Build FAILED" not in out, out
-    for heading in ("Home page (index.html)", "Review page (reviews/her-2013/index.html)"):
+    for heading in ("Home page (index.html)", "Review page (reviews/her-2013/index.html)",
+                    "Stats page (stats/index.html)"):
         assert heading in out
     verdicts = re.findall(r"of 20,480 B budget \(\d+%\): (PASS|FAIL)", out)
-    assert verdicts == ["PASS", "PASS"], out
+    assert verdicts == ["PASS", "PASS", "PASS"], out
     assert status == 0
     assert re.search(r"posters \(not in the budget\): \d+ images, \d+ lazy", out)
 
@@ -175,7 +184,8 @@ def test_budgets_exit_1_and_say_why_when_a_page_is_over_budget(monkeypatch, caps
     out = capsys.readouterr().out
     assert status == 1
     assert re.search(r"FAILED:\n  Home page: [\d,]+ B gzip of a 1,024 B budget\n"
-                     r"  Review page: [\d,]+ B gzip of a 1,024 B budget", out), out
+                     r"  Review page: [\d,]+ B gzip of a 1,024 B budget\n"
+                     r"  Stats page: [\d,]+ B gzip of a 1,024 B budget", out), out
 
 
 def test_missing_lighthouse_fails_only_when_it_is_required(monkeypatch, tmp_path, capsys):
@@ -206,7 +216,7 @@ def test_lighthouse_below_the_bar_exits_1_with_the_reason(monkeypatch, capsys, o
 
     def fake_lighthouse(url, report_path, preset):
         calls.append(url)
-        if len(calls) > 1:  # the review page is perfect
+        if len(calls) > 1:  # the review and stats pages are perfect
             return _lighthouse_report({}, 0)
         if "error" in outcome:
             raise RuntimeError(outcome["error"])
@@ -215,7 +225,7 @@ def test_lighthouse_below_the_bar_exits_1_with_the_reason(monkeypatch, capsys, o
     monkeypatch.setattr(budgets, "run_lighthouse", fake_lighthouse)
     status = budgets.main(["--settings", "pelicanconf.py"])
     out = capsys.readouterr().out
-    assert len(calls) == 2
+    assert len(calls) == 3
     assert status == 1
     assert out.split("FAILED:\n")[1].splitlines() == [f"  {expected}"]
 

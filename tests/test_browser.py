@@ -17,17 +17,19 @@ import statistics
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import sync_playwright
 
+from tests.browser import (
+    BACKGROUND_LUMINANCE,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    SMALLEST_PHONE,
+    load_lazy_images,
+    violations,
+)
 from tests.site_fixture import serve
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PAGES = {
     "home": "",
     "review": "reviews/her-2013/",
@@ -37,19 +39,9 @@ PAGES = {
     "search": "search/",
     "404": "404.html",
 }
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-              "resultTypes": ["violations"]}
-PHONE, DESKTOP = 375, 1280
-SMALLEST_PHONE = 320
 # Phones small and common, a phone turned sideways, a tablet (the grid's 48rem step) and a laptop.
 POSTER_VIEWPORTS = (320, 375, 640, 768, 1280)
 
-# Relative luminance of the page background: tells which scheme is really on screen.
-BACKGROUND_LUMINANCE = """() => {
-  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
-  const lin = c => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-}"""
 # For every poster in <main>: its rendered width and the slot width its `sizes`
 # attribute selects, both in CSS px. The page's own matchMedia and CSS engine
 # evaluate the media conditions and lengths (calc() included).
@@ -110,36 +102,10 @@ def site(preview_build):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is needed for the browser tests (Debian: apt-get install chromium)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def axe():
-    return Axe()
-
-
 def open_page(context, url):
     page = context.new_page()
     page.goto(url, wait_until="load")
     return page
-
-
-def load_lazy_images(page) -> None:
-    """Full-page screenshots do not scroll, so lazy posters would show as empty boxes."""
-    page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
-    page.wait_for_function("[...document.images].every(img => img.complete)")
-
-
-def violations(axe, page) -> list[str]:
-    results = axe.run(page, options=WCAG_21_AA).response["violations"]
-    return [f"{page.url}: {v['id']}: {v['help']} at {', '.join(t for n in v['nodes'] for t in n['target'])}"
-            for v in results]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

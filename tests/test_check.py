@@ -14,7 +14,7 @@ from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cach
 TASKS = ("clean", "build", "rebuild", "regenerate", "serve", "reserve", "preview", "livereload",
          "publish", "gh-pages", "new", "check", "test", "bench", "posters",
          "linkbacks.serve", "linkbacks.list", "linkbacks.approve", "linkbacks.reject", "linkbacks.spam",
-         "linkbacks.export", "linkbacks.send", "linkbacks.reverify")
+         "linkbacks.export", "linkbacks.send", "linkbacks.reverify", "import.wordpress", "import.letterboxd")
 
 
 def published_reviews(site):

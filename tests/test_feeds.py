@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from defusedxml import ElementTree as ET
 
-from tests.site_copy import site_with_reviews
+from tests.site_copy import build_reviews
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "content" / "reviews"
@@ -296,13 +296,8 @@ Nothing to see.
 @pytest.fixture(scope="module")
 def linking_build(tmp_path_factory):
     """A two-review site in the preview configuration, where SITEURL is empty."""
-    from blogtools.build import build_site
-
-    root = site_with_reviews(tmp_path_factory, "linking-site",
-                             {"linking.md": LINKING_REVIEW, "plain.md": PLAIN_REVIEW})
-    result = build_site(root / "pelicanconf.py", root / "output", root=root)
-    assert result.error is None, result.error
-    return result
+    return build_reviews(tmp_path_factory, "linking-site",
+                         {"linking.md": LINKING_REVIEW, "plain.md": PLAIN_REVIEW}, "pelicanconf.py")
 
 
 @pytest.mark.parametrize("name", ["all.atom.xml", "all.rss.xml", "genres/drama.atom.xml"])

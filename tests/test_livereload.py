@@ -1,5 +1,6 @@
 """`invoke livereload` end to end: the real task on a copy of the site, a real Chromium
-tab with the injected livereload script, files saved the way an editor saves them.
+tab (the `browser` fixture of conftest.py) with the injected livereload script, files
+saved the way an editor saves them.
 
 The tab must follow every save by itself (no test ever reloads it), and once the
 preview has settled, output/ must be what a clean build writes. The functions
@@ -22,13 +23,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from blogtools.build import build_site
 from blogtools.livereload_server import candidates, find_file, inject_script, reloads
 from blogtools.output_sync import compare_builds
 from tests.site_copy import copy_site, set_field, shared_poster_cache
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 TIMEOUT = 120
 
@@ -99,15 +99,6 @@ def preview(tmp_path_factory):
     finally:
         running.stop()
     assert "Traceback" not in running.output()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is needed for the browser tests"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -4,30 +4,27 @@ Every test deploys a copy of the sample site; the live site is a folder
 under tmp_path, reached over SSH on 127.0.0.1 where the test says so.
 """
 
+import json
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from blogtools.publish import (Destination, PublishError, destination_from, gh_pages, itemized_changes,
-                               publish, rsync_command)
-from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache, snapshot, tree
+from blogtools.publish import (
+    Destination,
+    PublishError,
+    destination_from,
+    gh_pages,
+    itemized_changes,
+    publish,
+    rsync_command,
+)
+from tests.linkbacks.support import guard_dns
+from tests.site_copy import run_invoke, set_field, snapshot, tree
 from tests.sshd import missing_tools, running_sshd
 
 needs_ssh = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A copy of the sample site; tests that change content make their own copy of it."""
-    return copy_site(tmp_path_factory.mktemp("site"), shared_poster_cache(tmp_path_factory))
-
-
-@pytest.fixture
-def own_copy(tmp_path, tmp_path_factory):
-    """A copy of the sample site for one test to change."""
-    return copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +160,22 @@ def test_empty_build_is_refused(own_copy, tmp_path):
         publish(own_copy, target=str(live), echo=lambda line: None)
 
     assert snapshot(live) == before
+
+
+def test_publish_then_send_linkbacks_records_each_link_in_the_sent_linkbacks_cache(own_copy, tmp_path, monkeypatch):
+    # The rewatch review links to an essay on example.com; no name resolves in
+    # this test, so that one send fails on its own, offline, and is remembered.
+    guard_dns(monkeypatch)
+    messages = []
+    publish(own_copy, target=str(tmp_path / "www"), send_linkbacks=True, echo=messages.append)
+
+    essay = "https://example.com/blog/vertigo-green-light-grey-suit"
+    [line] = [m for m in messages if m.startswith("Linkbacks: ") and essay in m]
+    assert line.startswith("Linkbacks: failed") and "vertigo-1958-rewatch" in line
+    # FILMREVIEWS_LINKBACKS_SENT_CACHE is not set: its one default, under the site root.
+    sent = json.loads((own_copy / ".linkbacks-sent.json").read_text(encoding="utf-8"))["sent"]
+    [rewatch] = [url for url in sent if url.endswith("/reviews/vertigo-1958-rewatch/")]
+    assert rewatch.startswith("https://") and sent[rewatch][essay]["outcome"] == "failed"
 
 
 def test_missing_host_setting_is_named_with_where_to_set_it(site):

@@ -19,9 +19,24 @@ from bs4 import BeautifulSoup
 
 from blogtools.build import build_site
 from blogtools.publish import PublishError
-from blogtools.publish_s3 import (IMMUTABLE, MEDIUM, SHORT, Bucket, Redirect, SiteObject, StoppedHalfway,
-                                  StoredObject, bucket_from, cache_control, content_type, plan_changes,
-                                  publish_s3, read_redirects, site_objects, sync_build)
+from blogtools.publish_s3 import (
+    IMMUTABLE,
+    MEDIUM,
+    SHORT,
+    Bucket,
+    Redirect,
+    SiteObject,
+    StoppedHalfway,
+    StoredObject,
+    bucket_from,
+    cache_control,
+    content_type,
+    plan_changes,
+    publish_s3,
+    read_redirects,
+    site_objects,
+    sync_build,
+)
 from tests.s3_server import TEST_AWS_ENVIRON, StoreProxy, running_moto
 from tests.site_copy import copy_site, run_invoke, set_field, shared_poster_cache, tree
 
@@ -91,17 +106,6 @@ def aws_credentials():
 def store(tmp_path_factory, aws_credentials):
     with running_moto(tmp_path_factory.mktemp("moto")) as upstream, StoreProxy(upstream) as proxy:
         yield Store(upstream, proxy)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A copy of the sample site; tests that change content make their own copy of it."""
-    return copy_site(tmp_path_factory.mktemp("site"), shared_poster_cache(tmp_path_factory))
-
-
-@pytest.fixture
-def own_copy(tmp_path, tmp_path_factory):
-    return copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from blogtools.build import build_site
 from tests.site_copy import copy_site
-from filmreviews.review import default_movie, parse_review, plain_text
+from filmreviews.review import default_movie, parse_review, text_of_html
 
 TODAY = dt.date(2026, 11, 24)
 GOOD = {
@@ -96,6 +96,14 @@ def test_several_directors_are_a_list():
     assert review_with(director="Joel Coen, Ethan Coen").directors == ("Joel Coen", "Ethan Coen")
 
 
+def test_co_productions_and_several_languages_read_as_names():
+    review = review_with(country="United Kingdom, United States", language="English, , Hindi")
+    assert review.country == "United Kingdom, United States"  # as written, for the review page
+    assert review.countries == ("United Kingdom", "United States")
+    assert review.languages == ("English", "Hindi")
+    assert review_with().countries == review_with().languages == ()
+
+
 @pytest.mark.parametrize("field,value,hint", [
     ("runtime", "two hours", "whole minutes"),
     ("runtime", "0", "whole minutes"),
@@ -140,7 +148,7 @@ def test_movie_defaults_to_title_without_year_or_review_words():
 
 
 def test_plain_text_drops_typogrify_markup():
-    assert plain_text('<span class="caps">NASA</span> and&nbsp;friends') == "NASA and friends"
+    assert text_of_html('<span class="caps">NASA</span> and&nbsp;friends') == "NASA and friends"
 
 
 def test_rewatch_is_a_boolean():

@@ -8,7 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from tests.site_copy import site_with_reviews
+from tests.site_copy import build_reviews
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ROOT = "https://reelnotes.example.org"
@@ -231,13 +231,8 @@ A review whose title is raw HTML, which Pelican passes through as markup.
 
 @pytest.fixture(scope="module")
 def hostile_build(tmp_path_factory):
-    from blogtools.build import build_site
-
-    root = site_with_reviews(tmp_path_factory, "hostile-site",
-                             {"escaping.md": ESCAPED_TITLE_REVIEW, "raw-html.md": RAW_TITLE_REVIEW})
-    result = build_site(root / "publishconf.py", root / "output", root=root)
-    assert result.error is None, result.error
-    return result
+    return build_reviews(tmp_path_factory, "hostile-site",
+                         {"escaping.md": ESCAPED_TITLE_REVIEW, "raw-html.md": RAW_TITLE_REVIEW})
 
 
 def test_script_closing_text_in_a_title_cannot_leave_the_json_ld(hostile_build):

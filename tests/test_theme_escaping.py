@@ -17,7 +17,7 @@ import pytest
 from bs4 import BeautifulSoup, Comment
 
 from blogtools.build import build_site
-from filmreviews.review import plain_text
+from filmreviews.review import text_of_html
 from tests.site_copy import site_with_reviews
 from tests.site_fixture import html_pages, soup_of
 
@@ -106,10 +106,10 @@ def test_no_page_escapes_a_value_twice(site):
 
 
 def test_the_film_and_its_directors_show_as_the_text_the_writer_typed(review):
-    assert review.select_one("h1.poster-card-title").get_text() == plain_text(MOVIE)
-    assert plain_text(MOVIE).startswith('Tom & Jerry') and '">' in plain_text(MOVIE)
+    assert review.select_one("h1.poster-card-title").get_text() == text_of_html(MOVIE)
+    assert text_of_html(MOVIE).startswith('Tom & Jerry') and '">' in text_of_html(MOVIE)
     directed = review.select_one(".film-facts dd").get_text()
-    assert directed == f"{plain_text(f'Ann {HOSTILE}')}, Bob & Co"
+    assert directed == f"{text_of_html(f'Ann {HOSTILE}')}, Bob & Co"
 
 
 def test_tags_show_literally_on_the_review_and_their_own_pages(site, review):
@@ -145,4 +145,4 @@ def test_a_hostile_response_shows_as_text(review):
 
 def test_the_feed_title_is_the_film_as_plain_text(site):
     entry = feedparser.parse((site / "feeds" / "all.atom.xml").read_bytes()).entries[0]
-    assert entry.title == f"{plain_text(MOVIE)} (1979) ★★★★"
+    assert entry.title == f"{text_of_html(MOVIE)} (1979) ★★★★"

@@ -12,20 +12,18 @@ import datetime as dt
 import gzip
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from blogtools.build import build_site
+from tests.nu import nu_errors
 from tests.site_fixture import html_pages, soup_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Installed by `npm ci` in tests/ (bootstrap.sh test does it).
-VNU_JAR = ROOT / "tests" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 REVIEW_BUDGET_BYTES = 20 * 1024  # review page HTML + CSS + JS, gzipped, posters excluded
 PLAIN_TEXT_LEAKS = ('class="caps"', "<span", "&nbsp;", "&#160;", "\xa0")
 
@@ -46,28 +44,10 @@ def page(output: Path, url: str):
 
 def test_every_page_and_the_stylesheet_pass_the_nu_html_checker(output, pages, production_build):
     """Both builds: the preview (relative links) and production (absolute links)."""
-    if shutil.which("java") is None:
-        pytest.fail("Java is needed for the Nu HTML Checker (Debian: default-jre-headless)")
-    if not VNU_JAR.is_file():
-        pytest.fail("The Nu HTML Checker is not installed: run `npm ci` in tests/")
     stylesheet = output / "theme" / "css" / "site.css"
     production = html_pages(production_build.output_path)
     assert len(production) == len(pages)
-    # One Java start for every file: the checker takes seconds to start.
-    run = subprocess.run(
-        ["java", "-Xss1024k", "-jar", str(VNU_JAR), "--errors-only", "--format", "json", "--stdout",
-         "--also-check-css", *map(str, pages + production), str(stylesheet)],
-        capture_output=True, text=True, timeout=600,
-    )
-    try:
-        messages = json.loads(run.stdout)["messages"]
-    except ValueError:
-        pytest.fail(f"The Nu HTML Checker gave no report (exit {run.returncode}): {run.stderr.strip()}")
-    errors = [
-        f"{urlsplit(m.get('url', '')).path}:{m.get('lastLine', '?')}: {m['message']}"
-        for m in messages
-        if m.get("type") in ("error", "non-document-error")
-    ]
+    errors = nu_errors(pages + production, css=[stylesheet])
     assert not errors, "\n".join(errors)
 
 

@@ -8,7 +8,6 @@ review URLs other tools (the linkbacks receiver) accept as targets.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections import defaultdict
 from pathlib import Path
@@ -16,10 +15,10 @@ from pathlib import Path
 from pelican.contents import Article, Page
 from pelican.readers import MarkdownReader
 
-from reelnotes.files import atomic_write
+from reelnotes import contract
 
 from .problems import Problem, report
-from .review import parse_review, plain_text
+from .review import parse_review, text_of_html
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +35,8 @@ def attach_review(content) -> None:
     if not isinstance(content, (Article, Page)):
         return  # static files (posters) are content objects too
     # Every page needs plain text for <title>, meta tags and feeds.
-    content.plain_title = plain_text(getattr(content, "title", ""))
-    content.plain_summary = plain_text(getattr(content, "summary", ""))
+    content.plain_title = text_of_html(getattr(content, "title", ""))
+    content.plain_summary = text_of_html(getattr(content, "summary", ""))
     if not isinstance(content, Article):
         return
     settings = content.settings
@@ -77,16 +76,9 @@ def drop_unpublished_posters(generator) -> None:
 def write_reviews_index(generator, writer) -> None:
     """article_writer_finalized: write reviews.json listing every published review."""
     siteurl = generator.settings.get("SITEURL", "")
-    index = {
-        "site_url": siteurl,
-        "reviews": [
-            {"slug": a.slug, "url": f"{siteurl}/{a.url}", "title": a.plain_title}
-            for a in generator.articles
-        ],
-    }
-    # Replaced in one step: a running receiver never reads half a file.
-    atomic_write(Path(generator.output_path) / "reviews.json",
-                 json.dumps(index, ensure_ascii=False, indent=1) + "\n")
+    contract.write_reviews_index(Path(generator.output_path) / contract.REVIEWS_INDEX, siteurl, [
+        contract.ReviewEntry(a.slug, f"{siteurl}/{a.url}", a.plain_title) for a in generator.articles
+    ])
 
 
 class FrontMatterError(ValueError):

@@ -11,7 +11,7 @@ to the review alone (`refresh`).
 
 from __future__ import annotations
 
-from .linkbacks.listing import advertise_endpoints
+from .linkbacks import site_root_url, trackback_rdf
 
 
 def placement(content) -> tuple:
@@ -31,6 +31,8 @@ def placement(content) -> tuple:
 
 
 def refresh(content, settings) -> None:
-    """Redo what the plugin derives from one review alone, after it was re-read."""
-    if getattr(content, "review", None) is not None and hasattr(content, "linkbacks"):
-        advertise_endpoints(content, settings)
+    """Redo what the plugin derives from one review alone, after it was re-read:
+    the TrackBack block names the review's title."""
+    if getattr(content, "review", None) is not None and hasattr(content, "trackback_url"):
+        content.trackback_rdf = trackback_rdf(f"{site_root_url(settings)}/{content.url}", content.plain_title,
+                                              content.trackback_url)

@@ -1,4 +1,5 @@
-"""Atom and RSS feeds of the reviews: the whole site's and one per genre.
+"""Atom and RSS feeds of the reviews: the whole site's and one per genre; and
+each review's responses feed (Atom), as WordPress had comment feeds.
 
 Owns what a feed entry is: the title "Her (2013) ★★★★½", the poster at the top
 of the content and as an enclosure (with the real byte size of the file), the
@@ -6,6 +7,9 @@ whole review with every URL made absolute, and a permalink guid that says it is
 one. Pelican still decides *which* feeds exist from its FEED_* settings;
 `ReviewFeedWriter` (handed to Pelican through `get_writer`) decides what they
 contain, and `write_genre_feeds` adds the per-genre feeds with the same writer.
+`write_responses_feeds` writes one feed per review of its approved responses
+(FILMREVIEWS_RESPONSES_FEED), newest first: a reply's rendered text, a
+linkback's excerpt and source.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pelican.writers import Writer
 from reelnotes.settings import setting
 
 from .problems import report_settings
-from .review import plain_text
+from .review import text_of_html
 from .structured_data import absolute_url, site_root
 
 logger = logging.getLogger(__name__)
@@ -46,7 +50,7 @@ def entry_title(item) -> str:
     """Plain text: "Her (2013) ★★★★½" for a review, the plain title otherwise."""
     review = getattr(item, "review", None)
     if review is None:
-        return plain_text(item.title)
+        return text_of_html(item.title)
     film = f"{review.movie} ({review.year})" if review.year else review.movie
     return f"{film} {review.stars}".strip()
 
@@ -123,7 +127,7 @@ def poster_enclosure(item, settings) -> Enclosure | None:
 def _categories(item) -> list[str]:
     """Genres then tags, each once."""
     names = list(getattr(getattr(item, "review", None), "genres", ()))
-    names += [plain_text(tag) for tag in getattr(item, "tags", [])]
+    names += [text_of_html(tag) for tag in getattr(item, "tags", [])]
     seen, unique = set(), []
     for name in names:
         if name and name.casefold() not in seen:
@@ -136,7 +140,7 @@ def add_entry(feed, item, settings) -> None:
     """One article as one feed entry."""
     link = absolute_url(settings, item.url)
     body = absolutize_urls(item.get_content(site_root(settings)), link)
-    summary = html.escape(getattr(item, "plain_summary", "") or plain_text(item.summary))
+    summary = html.escape(getattr(item, "plain_summary", "") or text_of_html(item.summary))
     review = getattr(item, "review", None)
     top = poster_markup(item, settings) + rating_markup(review) if review is not None else ""
     enclosure = poster_enclosure(item, settings) if review is not None else None
@@ -150,7 +154,7 @@ def add_entry(feed, item, settings) -> None:
 
     timezone = settings.get("TIMEZONE")
     modified = getattr(item, "modified", None)
-    author = plain_text(getattr(getattr(item, "author", None), "name", "")
+    author = text_of_html(getattr(getattr(item, "author", None), "name", "")
                         or settings.get("AUTHOR") or "")
     feed.add_item(
         title=entry_title(item),
@@ -172,17 +176,17 @@ def add_entry(feed, item, settings) -> None:
 def build_feed(items, settings, *, feed_type: str, feed_url: str, title: str | None = None):
     """A feedgenerator feed of `items` (newest first), not yet written."""
     feed_class = Rss201rev2Feed if feed_type == "rss" else Atom1Feed
-    sitename = plain_text(settings.get("SITENAME", ""))
+    sitename = text_of_html(settings.get("SITENAME", ""))
     feed = feed_class(
         title=f"{sitename}: {title}" if title else sitename,
         link=site_root(settings) + "/",
         feed_url=feed_url,
         # Each feed is its own Atom feed, so each needs its own id.
         feed_guid=feed_url,
-        description=plain_text(settings.get("SITESUBTITLE", "")) or sitename,
-        subtitle=plain_text(settings.get("SITESUBTITLE", "")) or None,
+        description=text_of_html(settings.get("SITESUBTITLE", "")) or sitename,
+        subtitle=text_of_html(settings.get("SITESUBTITLE", "")) or None,
         language=settings.get("DEFAULT_LANG") or None,
-        author_name=plain_text(settings.get("AUTHOR", "")) or None,
+        author_name=text_of_html(settings.get("AUTHOR", "")) or None,
     )
     for item in list(items)[: settings.get("FEED_MAX_ITEMS")]:
         add_entry(feed, item, settings)
@@ -207,13 +211,17 @@ class ReviewFeedWriter(Writer):
                           title=feed_title)
         signals.feed_generated.send(context, feed=feed)
         if path:
-            complete_path = sanitised_join(self.output_path, path)
-            Path(complete_path).parent.mkdir(parents=True, exist_ok=True)
-            with self._open_w(complete_path, "utf-8", override_output) as fp:
-                feed.write(fp, "utf-8")
-            logger.info('Writing "%s"', complete_path)
-            signals.feed_written.send(complete_path, context=context, feed=feed)
+            self.write_built_feed(feed, context, path, override_output)
         return feed
+
+    def write_built_feed(self, feed, context, path, override_output=False) -> None:
+        """Write a feed this module built to `path` in the output."""
+        complete_path = sanitised_join(self.output_path, path)
+        Path(complete_path).parent.mkdir(parents=True, exist_ok=True)
+        with self._open_w(complete_path, "utf-8", override_output) as fp:
+            feed.write(fp, "utf-8")
+        logger.info('Writing "%s"', complete_path)
+        signals.feed_written.send(complete_path, context=context, feed=feed)
 
 
 def provide_writer(pelican):
@@ -256,3 +264,75 @@ def write_genre_feeds(generator, writer) -> None:
             path = pattern.format(slug=slug)
             writer.write_feed(articles, generator.context, path, path,
                               feed_type=feed_type, feed_title=f"{genre} reviews")
+
+
+# --- Responses feeds ---------------------------------------------------------------------
+
+class ResponsesFeed(Atom1Feed):
+    """An Atom feed whose <updated> is its newest response, or the review's
+    date while it has none (never "now": an unchanged feed stays unchanged)."""
+
+    def __init__(self, *args, fallback_date=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fallback_date = fallback_date
+
+    def latest_post_date(self):
+        dates = [item[key] for item in self.items for key in ("updateddate", "pubdate") if item.get(key)]
+        return max(dates) if dates else self.fallback_date
+
+
+def response_entry_title(record) -> str:
+    if record.is_reply:
+        return f"Reply by {record.display_title}" + (" (the author)" if record.by_author else "")
+    return f"{record.label}: {record.display_title}"
+
+
+def response_entry_content(response) -> str:
+    """A reply's rendered text; a linkback's excerpt and a link to its source."""
+    record = response.record
+    if record.is_reply:
+        return str(response.body)
+    parts = [f"<p>{html.escape(record.excerpt)}</p>"] if record.excerpt else []
+    if record.link:
+        parts.append(f'<p><a href="{html.escape(record.link, quote=True)}">{html.escape(record.display_title)}</a></p>')
+    return "".join(parts)
+
+
+def build_responses_feed(article, settings):
+    """One review's responses feed, newest first (replies included)."""
+    link = absolute_url(settings, article.url)
+    review = getattr(article, "review", None)
+    film = f"{review.movie} ({review.year})" if review is not None and review.year else entry_title(article)
+    sitename = text_of_html(settings.get("SITENAME", ""))
+    feed = ResponsesFeed(
+        title=f"{sitename}: Responses to {film}",
+        link=link,
+        feed_url=article.responses_feed_url,
+        feed_guid=article.responses_feed_url,
+        description=f"Replies, trackbacks, pingbacks and webmentions approved for the review of {film}",
+        language=settings.get("DEFAULT_LANG") or None,
+        fallback_date=set_date_tzinfo(article.date, settings.get("TIMEZONE")),
+    )
+    flat = [response for top in article.responses for response in (top, *top.replies)]
+    for response in sorted(flat, key=lambda r: (r.record.date, r.record.id), reverse=True):
+        record = response.record
+        permalink = f"{link}#linkback-{record.id}"
+        feed.add_item(
+            title=response_entry_title(record),
+            link=permalink,
+            unique_id=permalink,
+            description=None,
+            content=response_entry_content(response) or None,
+            author_name=record.author or None,
+            author_link=record.link if record.is_reply else None,
+            pubdate=record.date,
+        )
+    return feed
+
+
+def write_responses_feeds(generator, writer) -> None:
+    """article_writer_finalized: one Atom feed of approved responses per review."""
+    for article in generator.articles:
+        path = getattr(article, "responses_feed_path", "")
+        if path:
+            writer.write_built_feed(build_responses_feed(article, generator.settings), generator.context, path)

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 class Problem:
     """One thing wrong: the file (or setting) it is in, the field, the bad value
     and what was expected. `kind` says what it is about: Review, Poster,
-    Linkback, Search, Browse setting, Feed setting."""
+    Linkback, Search, Browse setting, Feed setting, Stats setting."""
 
     source_path: str
     field: str = ""

@@ -101,12 +101,26 @@ class Review:
     def decade(self) -> int | None:
         return self.year - self.year % 10 if self.year else None
 
+    @property
+    def countries(self) -> tuple[str, ...]:
+        """Country as names: a co-production is written "United Kingdom, United States"."""
+        return tuple(split_list(self.country))
 
-def plain_text(markup: str) -> str:
-    """Text without tags or entities, for <title>, alt, meta tags and feed titles.
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Language as names, comma-separated like Country."""
+        return tuple(split_list(self.language))
+
+
+def text_of_html(markup: str) -> str:
+    """The text a reader sees in an HTML fragment, for <title>, alt, meta tags
+    and feed titles: tags dropped, entities decoded, whitespace collapsed.
 
     Typogrify runs on titles and summaries; its <span class="caps"> and
-    &nbsp; must not leak into places that cannot hold markup.
+    &nbsp; must not leak into places that cannot hold markup. The result is
+    text, not markup ("&lt;" comes back as "<"): escape it where it goes.
+    Untrusted input from other sites uses reelnotes.contract.clean_display_text,
+    which also guarantees the result can never be markup.
     """
     text = html.unescape(TAG_RE.sub("", str(markup)))
     return " ".join(text.replace("\xa0", " ").split())
@@ -117,7 +131,7 @@ def split_list(value) -> list[str]:
         items = [str(v) for v in value]
     else:
         items = str(value).split(",")
-    return [plain_text(item) for item in items if plain_text(item)]
+    return [text_of_html(item) for item in items if text_of_html(item)]
 
 
 def default_movie(title: str) -> str:
@@ -146,10 +160,10 @@ class _Parser:
 
     def text(self, name: str) -> str:
         value = self.raw(name)
-        return plain_text(value) if value is not None else ""
+        return text_of_html(value) if value is not None else ""
 
     def problem(self, name: str, value, expected: str) -> None:
-        self.problems.append(Problem(self.source_path, name, plain_text(value or ""), expected))
+        self.problems.append(Problem(self.source_path, name, text_of_html(value or ""), expected))
 
     def integer(self, name: str, low: int, high: int, expected: str) -> int | None:
         value = self.text(name)
@@ -167,7 +181,7 @@ class _Parser:
         if isinstance(value, dt.datetime):
             return value.date()
         try:
-            return dt.date.fromisoformat(plain_text(value))
+            return dt.date.fromisoformat(text_of_html(value))
         except ValueError:
             self.problem(name, value, "a date like 2024-02-28")
             return None
@@ -229,7 +243,7 @@ class _Parser:
             if isinstance(value, list) and key not in LIST_FIELDS:
                 name = KNOWN_FIELDS.get(key, key.capitalize())
                 self.problems.append(Problem(
-                    self.source_path, name, ", ".join(plain_text(v) for v in value),
+                    self.source_path, name, ", ".join(text_of_html(v) for v in value),
                     f"the field once (it is given {len(value)} times)"))
 
     def unknown_fields(self) -> None:
@@ -239,7 +253,7 @@ class _Parser:
             close = difflib.get_close_matches(key, KNOWN_FIELDS, n=1, cutoff=0.6)
             hint = f"did you mean {KNOWN_FIELDS[close[0]]}?" if close else "one of " + ", ".join(REVIEW_FIELDS)
             self.problems.append(
-                Problem(self.source_path, key.capitalize(), plain_text(self.metadata[key]),
+                Problem(self.source_path, key.capitalize(), text_of_html(self.metadata[key]),
                         f"a known field ({hint})")
             )
 

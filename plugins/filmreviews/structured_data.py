@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from .review import plain_text
+from .review import text_of_html
 
 SCHEMA_CONTEXT = "https://schema.org"
 # Ratings on this site run from half a star to five stars.
@@ -85,7 +85,7 @@ def _poster_image(article) -> str | None:
 
 def _author_name(article, settings) -> str:
     author = getattr(article, "author", None)
-    return plain_text(getattr(author, "name", "") or settings.get("AUTHOR") or "")
+    return text_of_html(getattr(author, "name", "") or settings.get("AUTHOR") or "")
 
 
 def review_json_ld(article, settings) -> dict:
@@ -119,7 +119,7 @@ def review_json_ld(article, settings) -> dict:
         "mainEntityOfPage": url,
         "itemReviewed": movie,
         "author": {"@type": "Person", "name": _author_name(article, settings)},
-        "publisher": {"@type": "Organization", "name": plain_text(settings.get("SITENAME", "")),
+        "publisher": {"@type": "Organization", "name": text_of_html(settings.get("SITENAME", "")),
                       "url": site_root(settings) + "/"},
         "datePublished": article.date.isoformat(),
         "inLanguage": getattr(article, "lang", None) or settings.get("DEFAULT_LANG", "en"),
@@ -150,7 +150,7 @@ def review_social_meta(article, settings) -> list[tuple[str, str, str]]:
         ("property", "og:title", title),
         ("property", "og:description", description),
         ("property", "og:url", url),
-        ("property", "og:site_name", plain_text(settings.get("SITENAME", ""))),
+        ("property", "og:site_name", text_of_html(settings.get("SITENAME", ""))),
     ]
     # Only an accepted poster has a social card; a refused one gets no image
     # rather than a link to a file that is not a usable picture.
@@ -171,7 +171,7 @@ def review_social_meta(article, settings) -> list[tuple[str, str, str]]:
     modified = getattr(article, "modified", None)
     if modified:
         meta.append(("property", "article:modified_time", modified.isoformat()))
-    meta += [("property", "article:tag", plain_text(tag)) for tag in getattr(article, "tags", [])]
+    meta += [("property", "article:tag", text_of_html(tag)) for tag in getattr(article, "tags", [])]
     meta += [
         ("name", "twitter:card", "summary_large_image" if image else "summary"),
         ("name", "twitter:title", title),
@@ -223,12 +223,12 @@ def page_meta(settings, output_file: str, page=None, subject=None,
         return None
     output_file = output_file or "index.html"
     url = absolute_url(settings, _page_url(output_file))
-    sitename = plain_text(settings.get("SITENAME", ""))
-    subtitle = plain_text(settings.get("SITESUBTITLE", ""))
-    title = plain_text(getattr(page, "title", "") or getattr(subject, "name", "") or "")
+    sitename = text_of_html(settings.get("SITENAME", ""))
+    subtitle = text_of_html(settings.get("SITESUBTITLE", ""))
+    title = text_of_html(getattr(page, "title", "") or getattr(subject, "name", "") or "")
     if not description and page is not None:
         description = getattr(page, "summary", "")
-    description = plain_text(description or "")
+    description = text_of_html(description or "")
     meta = [
         ("property", "og:type", "website"),
         ("property", "og:title", title or sitename),

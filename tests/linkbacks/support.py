@@ -9,15 +9,18 @@ import ipaddress
 import json
 import socket
 import threading
+import time
 import xmlrpc.client
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
-from filmreviews.linkbacks import fetch
-from filmreviews.linkbacks.receiver import Config, RateLimit
-from filmreviews.linkbacks.server import start_in_thread
+from linkbacks import fetch
+from linkbacks.app import Config
+from linkbacks.limits import RateLimit
+from linkbacks.server import start_in_thread
+from reelnotes.contract import load_folder
 
 SITE = "https://example.org"
 HER = f"{SITE}/reviews/her-2013/"
@@ -27,6 +30,7 @@ REVIEWS = [
     {"slug": "alien-1979", "url": "/reviews/alien-1979/", "title": "Alien"},
 ]
 GENEROUS = RateLimit(100_000, 1.0)
+BACKENDS = ["sqlite", "postgresql"]  # the databases the store runs on (conftest: backend, new_database)
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Route:
     body: bytes = b""
     content_type: str = "text/html; charset=utf-8"
     headers: list = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering: a slow blog
 
 
 class PageServer:
@@ -60,6 +65,7 @@ class PageServer:
                 route = outer.routes.get(self.path.split("?", 1)[0])
                 if route is None:
                     route = Route(404, b"<html><body>Not here</body></html>")
+                time.sleep(route.delay)
                 self.send_response(route.status)
                 if route.content_type:
                     self.send_header("Content-Type", route.content_type)
@@ -85,18 +91,20 @@ class PageServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def set(self, path: str, body: str | bytes = b"", status: int = 200, content_type="text/html; charset=utf-8", headers=()):
+    def set(self, path: str, body: str | bytes = b"", status: int = 200, content_type="text/html; charset=utf-8",
+            headers=(), delay: float = 0.0):
         if isinstance(body, str):
             body = body.encode("utf-8")
-        self.routes[path] = Route(status, body, content_type, list(headers))
+        self.routes[path] = Route(status, body, content_type, list(headers), delay)
         return self.url(path)
 
-    def page_linking(self, path: str, target: str, title: str = "A post", extra: str = "") -> str:
+    def page_linking(self, path: str, target: str, title: str = "A post", extra: str = "", delay: float = 0.0) -> str:
         """Serve a plain HTML page at ``path`` with a link to ``target``."""
         return self.set(
             path,
             f"<!doctype html><html><head><title>{title}</title></head><body>"
             f"<p>I wrote about <a href=\"{target}\">this review</a>.</p>{extra}</body></html>",
+            delay=delay,
         )
 
     def hits(self, path_prefix: str = "") -> list[tuple[str, str]]:
@@ -108,19 +116,31 @@ class PageServer:
         self.httpd.server_close()
 
 
+def approved_records(content: Path, slugs) -> dict:
+    """The approved-records files under ``content/linkbacks/``, read as the
+    build reads them: review slug -> linkbacks. A file the build would skip
+    fails the test."""
+    by_slug, errors = load_folder(content / "linkbacks", set(slugs))
+    assert not errors, [str(e) for e in errors]
+    return by_slug
+
+
 def write_reviews_json(path: Path, site_url: str = "", reviews=None) -> Path:
     path.write_text(json.dumps({"site_url": site_url, "reviews": reviews or REVIEWS}), encoding="utf-8")
     return path
 
 
-def start_receiver(tmp_path: Path, allow_loopback: bool = True, site_url: str = SITE, reviews=None, **config):
+def start_receiver(tmp_path: Path, allow_loopback: bool = True, site_url: str = SITE, reviews=None, db=None,
+                   **config):
+    """A receiver on 127.0.0.1 with its files in ``tmp_path``; ``db``: its
+    database (default: an SQLite file there)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     reviews_json = write_reviews_json(tmp_path / "reviews.json", "", reviews)
     config.setdefault("ip_limit", GENEROUS)
     config.setdefault("pair_limit", GENEROUS)
     config.setdefault("status_limit", GENEROUS)
     cfg = Config(
-        db_path=tmp_path / "linkbacks.sqlite3",
+        db_path=db or tmp_path / "linkbacks.sqlite3",
         reviews_json=reviews_json,
         site_url=site_url,
         allow_loopback=allow_loopback,
@@ -202,3 +222,38 @@ def guard_dns(monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "name resolution is disabled in tests")
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
+# --- Replies (the Leave a Reply form) ------------------------------------------------------
+
+REPLY = {"name": "Ana", "website": "", "email": "", "text": "The ending stayed with me for days."}
+
+
+def post_reply(port: int, slug: str, fields: dict, headers=None, path_prefix: str = "") -> Reply:
+    """POST the reply form as a browser would (step defaults to preview)."""
+    body = urlencode({"step": "preview", "homepage": "", **fields})
+    return request(port, "POST", f"{path_prefix}/reply/{slug}", body,
+                   {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+
+
+def send_fields(preview: Reply) -> dict:
+    """The hidden fields of a preview page's Send form, step included."""
+    from bs4 import BeautifulSoup
+
+    form = BeautifulSoup(preview.text, "html.parser").select_one("form.reply-send")
+    assert form is not None, preview.text
+    fields = {field["name"]: field.get("value", "") for field in form.find_all("input")}
+    button = form.find("button", attrs={"name": "step"})
+    fields[button["name"]] = button["value"]
+    return fields
+
+
+def preview_and_send(port: int, slug: str, fields: dict, headers=None, wait: float = 0.0) -> tuple[Reply, Reply]:
+    """Preview a reply, wait ``wait`` seconds, press Send; (preview, sent)."""
+    preview = post_reply(port, slug, fields, headers)
+    assert preview.status == 200, preview.text
+    time.sleep(wait)
+    body = urlencode(send_fields(preview))
+    sent = request(port, "POST", f"/reply/{slug}", body,
+                   {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+    return preview, sent

@@ -7,18 +7,15 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
+from linkbacks import fetch, verify
+from linkbacks.targets import comparison_key, is_http_url, same_page
 from tests.linkbacks.support import ConnectionLog
-
-from filmreviews.linkbacks import fetch, verify
-from filmreviews.linkbacks.targets import comparison_key, is_http_url, same_page
 
 
 @pytest.mark.parametrize(
@@ -278,7 +275,7 @@ def test_non_ascii_urls_go_on_the_wire_percent_encoded_with_idna_hosts(pages):
     assert (response.status, response.body) == (200, b"<p>coffee</p>")
     assert ("GET", "/caf%C3%A9") in pages.requests
     # A Location header in raw UTF-8 (as servers send it) is followed to the same page.
-    pages.set("/to-cafe", "", status=302, headers=[("Location", "/café".encode("utf-8").decode("latin-1"))])
+    pages.set("/to-cafe", "", status=302, headers=[("Location", "/café".encode().decode("latin-1"))])
     assert fetcher.get(pages.url("/to-cafe")).url == pages.url("/caf%C3%A9")
 
 

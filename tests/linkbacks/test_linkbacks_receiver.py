@@ -1,19 +1,22 @@
 """Protocol conformance of the linkback receiver over real HTTP on 127.0.0.1:
 TrackBack 1.2, Pingback 1.0 and Webmention, each success and error path.
-Sources are pages on a second loopback server."""
+Sources are pages on a second loopback server. Every test runs on both
+stores (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
+from linkbacks.app import Config, LinkbackApp
+from linkbacks.limits import RateLimit
+from linkbacks.protocols import webmention
 from tests.linkbacks.support import (
     ALIEN,
+    BACKENDS,
     HER,
     SITE,
     pingback,
@@ -23,13 +26,10 @@ from tests.linkbacks.support import (
     xmlrpc_result,
 )
 
-from filmreviews.linkbacks import moderation
-from filmreviews.linkbacks.receiver import Config, LinkbackApp, RateLimit
 
-
-@pytest.fixture(scope="module")
-def receiver(tmp_path_factory):
-    running = start_receiver(tmp_path_factory.mktemp("receiver"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def receiver(request, tmp_path_factory, new_database):
+    running = start_receiver(tmp_path_factory.mktemp("receiver"), db=new_database(request.param))
     yield running
     running.stop()
 
@@ -103,12 +103,12 @@ def test_trackback_url_with_trailing_slash(pages, receiver):
 
 
 def test_trackback_missing_url(receiver):
-    before = receiver.app.store.count()
+    before = len(receiver.app.store.list())
     reply = post_form(receiver.port, "/trackback/her-2013", {"title": "No url"})
     assert reply.status == 400
     error, message = trackback_reply(reply)
     assert error == "1" and "url" in message
-    assert receiver.app.store.count() == before
+    assert len(receiver.app.store.list()) == before
 
 
 def test_trackback_unknown_slug(pages, receiver):
@@ -184,7 +184,7 @@ def test_pingback_target_variants_are_the_review(pages, receiver):
     ],
 )
 def test_pingback_faults(pages, receiver, case, expected):
-    before = receiver.app.store.count()
+    before = len(receiver.app.store.list())
     source, target = pages.page_linking(f"/pb/{case}", HER), HER
     if case == "source-404":
         source = pages.url("/pb/nothing-here")
@@ -207,7 +207,7 @@ def test_pingback_faults(pages, receiver, case, expected):
     reply = pingback(receiver.port, source, target)
     assert reply.status == 200
     assert xmlrpc_result(reply) == (None, expected)
-    assert receiver.app.store.count() == before
+    assert len(receiver.app.store.list()) == before
 
 
 def test_pingback_already_registered(pages, receiver):
@@ -222,7 +222,7 @@ def test_pingback_access_denied_for_private_source(tmp_path, pages):
     with start_receiver(tmp_path, allow_loopback=False) as strict:
         source = pages.page_linking("/pb/private", HER)
         assert xmlrpc_result(pingback(strict.port, source, HER)) == (None, 49)
-        assert strict.app.store.count() == 0
+        assert len(strict.app.store.list()) == 0
     assert pages.hits("/pb/private") == []
 
 
@@ -266,20 +266,20 @@ def test_webmention_accepted_verified_and_moderated(pages, receiver):
     assert status_of(receiver, location) == "verified"
     row = receiver.app.store.find("her-2013", source)
     assert (row.kind, row.type, row.status, row.title) == ("webmention", "mention", "pending", "A mention")
-    moderation.approve(receiver.app.store, row.id)
+    receiver.app.store.set_status(row.id, "approved")
     assert status_of(receiver, location) == "approved"
-    moderation.mark_spam(receiver.app.store, row.id)
+    receiver.app.store.set_status(row.id, "spam")
     assert status_of(receiver, location) == "rejected"
 
 
-def test_webmention_status_is_pending_until_verified(pages, tmp_path):
-    with start_receiver(tmp_path, webmention_workers=1) as running:
+def test_webmention_status_is_pending_until_verified(pages, tmp_path, backend, new_database):
+    with start_receiver(tmp_path, webmention_workers=1, db=new_database(backend)) as running:
         running.app.close()  # no workers: the request stays queued
         source = pages.page_linking("/wm/queued", HER)
         location = send_webmention(running, source, HER).headers["location"]
         assert status_of(running, location) == "pending"
-        assert running.app.store.count() == 0
-        assert running.app.process_webmention(location.rsplit("/", 1)[1]) == "verified"
+        assert len(running.app.store.list()) == 0
+        assert webmention.process(running.app, location.rsplit("/", 1)[1]) == "verified"
         assert status_of(running, location) == "verified"
 
 
@@ -300,7 +300,8 @@ def test_webmention_types_from_h_entry(pages, receiver, prop, expected):
     assert reply.status == 202
     assert receiver.app.wait_idle(10)
     row = receiver.app.store.find("alien-1979", source)
-    assert (row.type, row.title, row.author, row.excerpt) == (expected, f"Entry name {prop}", "Ripley", "Content about the film.")
+    assert (row.type, row.title, row.author, row.excerpt) == (
+        expected, f"Entry name {prop}", "Ripley", "Content about the film.")
 
 
 def test_webmention_failed_verification_reports_rejected(pages, receiver):
@@ -327,18 +328,19 @@ def test_webmention_failed_verification_reports_rejected(pages, receiver):
     ],
 )
 def test_webmention_invalid_requests(receiver, fields):
-    before = receiver.app.store.count()
+    before = len(receiver.app.store.list())
     reply = post_form(receiver.port, "/webmention", fields)
     assert reply.status == 400
     assert "location" not in reply.headers
-    assert receiver.app.store.count() == before
+    assert len(receiver.app.store.list()) == before
 
 
 def test_webmention_repeated_field_and_wrong_media_type(receiver):
     body = f"source=https%3A%2F%2Fa.example%2F&source=https%3A%2F%2Fb.example%2F&target={HER}"
     reply = request(receiver.port, "POST", "/webmention", body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 400
-    reply = request(receiver.port, "POST", "/webmention", json.dumps({"source": "x"}), {"Content-Type": "application/json"})
+    reply = request(receiver.port, "POST", "/webmention", json.dumps({"source": "x"}),
+                    {"Content-Type": "application/json"})
     assert reply.status == 415
 
 
@@ -347,7 +349,7 @@ def test_webmention_resend_updates_instead_of_duplicating(pages, receiver):
     send_webmention(receiver, source, HER)
     assert receiver.app.wait_idle(10)
     first = receiver.app.store.find("her-2013", source)
-    moderation.approve(receiver.app.store, first.id)
+    receiver.app.store.set_status(first.id, "approved")
     second = send_webmention(receiver, source, HER)  # still links: nothing new
     assert receiver.app.wait_idle(10)
     assert status_of(receiver, second.headers["location"]) == "approved"
@@ -402,11 +404,11 @@ def test_base_path_prefixes_the_status_location(pages, tmp_path):
         assert status_of(running, location[len("/linkbacks"):]) in ("pending", "verified")
 
 
-def test_full_webmention_queue_answers_503(pages, tmp_path):
-    with start_receiver(tmp_path, max_queued_webmentions=0) as running:
+def test_full_webmention_queue_answers_503(pages, tmp_path, backend, new_database):
+    with start_receiver(tmp_path, max_queued_webmentions=0, db=new_database(backend)) as running:
         reply = send_webmention(running, pages.page_linking("/wm/busy", HER), HER)
         assert reply.status == 503 and reply.headers["retry-after"] == "120"
-        assert running.app.store.count() == 0
+        assert len(running.app.store.list()) == 0
 
 
 def test_base_path_prefix_is_accepted_in_request_paths(pages, tmp_path):
@@ -447,7 +449,7 @@ def test_non_ascii_source_urls_are_fetched_percent_encoded(pages, receiver):
 
 def _ping(protocol, running, source):
     """Send one linkback for Her: "stored", "duplicate" (nothing new stored) or "limited"."""
-    before = running.app.store.count()
+    before = len(running.app.store.list())
     if protocol == "trackback":
         limited = post_form(running.port, "/trackback/her-2013", {"url": source}).status == 429
     elif protocol == "pingback":
@@ -457,13 +459,14 @@ def _ping(protocol, running, source):
         assert running.app.wait_idle(10)
     if limited:
         return "limited"
-    return "stored" if running.app.store.count() > before else "duplicate"
+    return "stored" if len(running.app.store.list()) > before else "duplicate"
 
 
 @pytest.mark.parametrize("protocol", ["trackback", "pingback", "webmention"])
-def test_source_fragments_are_one_source_for_duplicates_and_the_pair_limit(pages, tmp_path, protocol):
-    source = pages.page_linking(f"/frag/{protocol}", HER)
-    with start_receiver(tmp_path, pair_limit=RateLimit(2, 3600.0)) as running:
+def test_source_fragments_are_one_source_for_duplicates_and_the_pair_limit(pages, tmp_path, protocol, backend,
+                                                                           new_database):
+    source = pages.page_linking(f"/frag/{protocol}/{backend}", HER)
+    with start_receiver(tmp_path, pair_limit=RateLimit(2, 3600.0), db=new_database(backend)) as running:
         outcomes = [_ping(protocol, running, source + fragment) for fragment in ("#a", "#b", "#c")]
         assert outcomes == ["stored", "duplicate", "limited"]
         assert [row.source for row in running.app.store.list()] == [source]

@@ -10,13 +10,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from tests import site_copy
 from bs4 import BeautifulSoup
 
 from blogtools.build import build_site
-from filmreviews.linkbacks import cli
-from filmreviews.linkbacks.receiver import Config
-from filmreviews.linkbacks.server import start_in_thread
+from linkbacks import cli
+from linkbacks.app import Config
+from linkbacks.server import start_in_thread
+from tests import site_copy
 
 
 def copy_site(root):

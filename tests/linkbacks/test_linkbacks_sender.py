@@ -4,14 +4,11 @@ loopback, the sent-cache, changed reviews and SSRF on the sending side."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from linkbacks import cli, fetch, sender
 from tests.linkbacks.support import ConnectionLog, PageServer, start_receiver
-
-from filmreviews.linkbacks import cli, fetch, sender
 
 
 def test_parse_link_header():
@@ -33,7 +30,8 @@ def test_trackback_rdf_discovery_matches_the_identifier():
     <rdf:Description rdf:about="https://t.example/other/" dc:identifier="https://t.example/other/"
       trackback:ping="https://t.example/tb/other" /></rdf:RDF> -->
     <!-- <rdf:RDF><rdf:Description rdf:about="https://t.example/a&#45;&#45;b/"
-      dc:identifier="https://t.example/a&#45;&#45;b/" dc:title="x" trackback:ping="https://t.example/tb/a&#45;-b?x=1&amp;y=2" />
+      dc:identifier="https://t.example/a&#45;&#45;b/" dc:title="x"
+      trackback:ping="https://t.example/tb/a&#45;-b?x=1&amp;y=2" />
     </rdf:RDF> -->"""
     assert sender.trackback_ping_url(page, "https://t.example/a--b/") == "https://t.example/tb/a--b?x=1&y=2"
     assert sender.trackback_ping_url(page, "https://t.example/other") == "https://t.example/tb/other"
@@ -50,10 +48,11 @@ def sites(tmp_path):
     receiver = start_receiver(tmp_path / "receiver", site_url=theirs.base, reviews=reviews)
     r = receiver.url
     page = "<html><head><title>{t}</title>{head}</head><body><p>Their post</p>{body}</body></html>"
-    theirs.set("/wm-header", page.format(t="wm", head="", body=""), headers=[("Link", f'<{r}/webmention>; rel="webmention"')])
+    theirs.set("/wm-header", page.format(t="wm", head="", body=""),
+               headers=[("Link", f'<{r}/webmention>; rel="webmention"')])
     theirs.set("/wm-link", page.format(t="wm", head=f'<link rel="webmention" href="{r}/webmention">', body=""))
-    theirs.set("/wm-a", page.format(t="wm", head="", body=f'<!-- <a rel="webmention" href="http://10.0.0.1/">x</a> -->'
-                                                               f'<a rel="nofollow webmention" href="{r}/webmention">wm</a>'))
+    theirs.set("/wm-a", page.format(t="wm", head="", body='<!-- <a rel="webmention" href="http://10.0.0.1/">x</a> -->'
+                                                          f'<a rel="nofollow webmention" href="{r}/webmention">wm</a>'))
     theirs.set("/pb-header", page.format(t="pb", head="", body=""), headers=[("X-Pingback", f"{r}/pingback")])
     theirs.set("/pb-link", page.format(t="pb", head=f'<link rel="pingback" href="{r}/pingback">', body=""))
     rdf = (f'<!--\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dc="http://purl.org/dc/elements/1.1/"'
@@ -107,26 +106,28 @@ def test_sender_discovers_each_endpoint_type_and_sends_to_the_receiver(sites, tm
     assert set(cached["sent"][review_url]) == set(results)
 
     # Same review again: nothing is fetched or sent.
-    before = (len(theirs.requests), len(ours.requests), receiver.app.store.count())
+    before = (len(theirs.requests), len(ours.requests), len(receiver.app.store.list()))
     again = sender.Sender(fetch.Fetcher(allow_loopback=True), cache).send_pages([(review_url, html)])
     assert {r.outcome for r in again} == {"skipped"}
-    assert (len(theirs.requests), len(ours.requests), receiver.app.store.count()) == before
+    assert (len(theirs.requests), len(ours.requests), len(receiver.app.store.list())) == before
 
     # The review changed: every target is discovered and sent to again.
     changed = review_html(theirs, paths, extra="<p>An update.</p>")
     ours.set("/reviews/mine/", changed)
     hits_before = {p: len(theirs.hits(p)) for p in paths}
-    third = {r.target: r for r in sender.Sender(fetch.Fetcher(allow_loopback=True), cache).send_pages([(review_url, changed)])}
+    third = {r.target: r
+             for r in sender.Sender(fetch.Fetcher(allow_loopback=True), cache).send_pages([(review_url, changed)])}
     assert all(third[theirs.url(p)].outcome != "skipped" for p in paths)
     assert all(len(theirs.hits(p)) > hits_before[p] for p in paths)
     assert third[theirs.url("/pb-link")].detail == "already registered"
     assert receiver.app.wait_idle(10)
-    assert receiver.app.store.count() == len(paths)  # no duplicates at the receiver
+    assert len(receiver.app.store.list()) == len(paths)  # no duplicates at the receiver
 
     # A webmention target removed from the review is told, and drops the mention.
     fewer = review_html(theirs, [p for p in paths if p != "/wm-a"], extra="<p>Link removed.</p>")
     ours.set("/reviews/mine/", fewer)
-    fourth = {r.target: r for r in sender.Sender(fetch.Fetcher(allow_loopback=True), cache).send_pages([(review_url, fewer)])}
+    fourth = {r.target: r
+              for r in sender.Sender(fetch.Fetcher(allow_loopback=True), cache).send_pages([(review_url, fewer)])}
     assert fourth[theirs.url("/wm-a")].outcome == "sent"
     assert receiver.app.wait_idle(10)
     assert receiver.app.store.find("wm-a", review_url).status == "rejected"
@@ -146,7 +147,8 @@ def test_webmention_endpoint_resolution(sites, tmp_path):
     assert result.outcome == "sent"
     assert ("POST", "/endpoint?x=1") in theirs.requests
     body = theirs.bodies[theirs.requests.index(("POST", "/endpoint?x=1"))]
-    assert body == f"source={ours.url('/r/')}&target={theirs.url('/rel-endpoint')}".replace(":", "%3A").replace("/", "%2F").encode()
+    expected = f"source={ours.url('/r/')}&target={theirs.url('/rel-endpoint')}"
+    assert body == expected.replace(":", "%3A").replace("/", "%2F").encode()
 
 
 def test_sender_refuses_private_targets_and_endpoints(sites, tmp_path, monkeypatch):
@@ -193,7 +195,8 @@ def test_send_from_output_folder_via_cli(sites, tmp_path):
 def test_non_ascii_links_are_sent_to_and_a_bad_one_fails_alone(sites, tmp_path):
     ours, theirs, receiver, _ = sites
     theirs.set("/caf%C3%A9", "<html><head><title>Café</title></head><body><p>No endpoints here.</p></body></html>")
-    cafe, amelie, no_idna = theirs.url("/café"), "https://fr.wikipedia.org/wiki/Amélie", "http://" + "é" * 64 + ".example/"
+    cafe, amelie = theirs.url("/café"), "https://fr.wikipedia.org/wiki/Amélie"
+    no_idna = "http://" + "é" * 64 + ".example/"
     html = (f'<article><a href="{cafe}">café</a> <a href="{amelie}">Amélie</a> <a href="{no_idna}">bad</a> '
             f'<a href="{theirs.url("/wm-link")}">wm</a></article>')
     ours.set("/reviews/am%C3%A9lie/", html)  # the receiver verifies our non-ASCII source too

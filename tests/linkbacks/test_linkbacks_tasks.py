@@ -13,14 +13,12 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
+from linkbacks.store import Store
 from tests.site_copy import DEPLOY_VARIABLES, copy_site, run_invoke
-
-from filmreviews.linkbacks.store import Store
 
 SITE_URL = "https://reelnotes.example.org"
 
@@ -64,7 +62,7 @@ def test_a_file_that_is_not_a_database_is_named(site, tmp_path):
 
 def test_serve_refuses_a_bad_port_and_a_port_in_use(site):
     assert refused(run_invoke(site, "linkbacks.serve", "--port", "http")) == \
-        "--port 'http': expected a port number from 1 to 65535"
+        "--port: 'http': expected a port number from 1 to 65535"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -99,16 +97,26 @@ def _post_when_listening(port: int, path: str, body: str, headers: dict, process
     pytest.fail("linkbacks.serve never listened")
 
 
-def test_serve_mounts_under_the_endpoint_path_and_trusts_the_proxy_when_told(tmp_path):
+def test_a_bad_linkbacks_setting_is_named_with_its_file(tmp_path):
+    site = copy_site(tmp_path / "site")
+    with (site / "publishconf.py").open("a", encoding="utf-8") as settings:
+        settings.write('FILMREVIEWS_LINKBACKS_PORT = "eighty"\n')
+    message = refused(run_invoke(site, "linkbacks.list"))
+    assert message == "publishconf.py: FILMREVIEWS_LINKBACKS_PORT: 'eighty': expected a port number from 1 to 65535"
+
+
+def test_serve_listens_on_the_port_setting_mounts_under_the_endpoint_path_and_trusts_the_proxy_when_told(tmp_path):
     site = copy_site(tmp_path / "site")
     (site / "output").mkdir()
     (site / "output" / "reviews.json").write_text(json.dumps(
         {"site_url": "", "reviews": [{"slug": "her-2013", "url": "/reviews/her-2013/", "title": "Her"}]}))
     port = _free_port()
+    with (site / "publishconf.py").open("a", encoding="utf-8") as settings:
+        settings.write(f"FILMREVIEWS_LINKBACKS_PORT = {port}\n")  # no --port: the setting decides
     environ = {k: v for k, v in os.environ.items() if not DEPLOY_VARIABLES.match(k)}
     environ["SITEURL"] = SITE_URL  # publishconf.py: FILMREVIEWS_LINKBACKS_ENDPOINT = SITEURL + "/linkbacks"
     process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "-r", str(site), "linkbacks.serve", "--port", str(port), "--trust-forwarded-for"],
+        [sys.executable, "-m", "invoke", "-r", str(site), "linkbacks.serve", "--trust-forwarded-for"],
         cwd=site, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -128,3 +136,35 @@ def test_serve_mounts_under_the_endpoint_path_and_trusts_the_proxy_when_told(tmp
             process.wait()
     request = Store(site / "linkbacks.sqlite3").get_request(location.rsplit("/", 1)[1])
     assert request.client_ip == "198.51.100.7"
+
+
+def test_the_tasks_moderate_a_postgresql_database_named_in_the_settings(tmp_path, new_database):
+    url = new_database("postgresql")
+    store = Store(url)
+    first = store.add(review="her-2013", source="https://blog.example/post", target=f"{SITE_URL}/reviews/her-2013/",
+                      kind="pingback", title="On Her")
+    store.close()
+    site = copy_site(tmp_path / "site")
+    with (site / "publishconf.py").open("a", encoding="utf-8") as settings:
+        settings.write(f"FILMREVIEWS_LINKBACKS_DB = {url!r}\n")
+    listed = run_invoke(site, "linkbacks.list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith(f"#{first} ") and "pending" in listed.stdout and '"On Her"' in listed.stdout
+    assert run_invoke(site, "linkbacks.approve", str(first)).returncode == 0
+    assert Store(url).get(first).status == "approved"
+    assert not (site / "linkbacks.sqlite3").exists()
+
+
+def test_a_database_url_is_named_without_its_password(tmp_path, postgres):
+    site = copy_site(tmp_path / "site")
+    dead = f"postgresql://reelnotes:hunter2@127.0.0.1:{postgres.port + 1}/linkbacks"  # nothing listens there
+    message = refused(run_invoke(site, "linkbacks.list", "--db", dead))
+    assert message.startswith(f"postgresql://reelnotes:***@127.0.0.1:{postgres.port + 1}/linkbacks: "
+                              "cannot use this linkbacks database (cannot connect (connection failed: ")
+    with (site / "publishconf.py").open("a", encoding="utf-8") as settings:
+        settings.write('FILMREVIEWS_LINKBACKS_DB = "mysql://reelnotes:hunter2@db.example.org/reelnotes"\n')
+    setting_message = refused(run_invoke(site, "linkbacks.list"))
+    assert setting_message.startswith("publishconf.py: FILMREVIEWS_LINKBACKS_DB: "
+                                      "'mysql://reelnotes:***@db.example.org/reelnotes': expected the receiver's "
+                                      "database: an SQLite file")
+    assert "hunter2" not in message + setting_message and "\n" not in message
