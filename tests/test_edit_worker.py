@@ -283,3 +283,19 @@ def test_output_folders_the_preview_must_not_sync_into(tmp_path, output, why):
     with pytest.raises(OutputError, match=why):
         check_output(root / output, root, settings)
     check_output(root / "output", root, settings)  # the usual place is fine
+
+
+def test_a_settings_file_that_does_not_load_is_one_line_naming_it(tmp_path_factory):
+    site = copy_site(tmp_path_factory.mktemp("broken-settings") / "site")
+    with open(site / "pelicanconf.py", "a", encoding="utf-8") as settings:
+        settings.write("\nSITENAME = 'Reel Notes\n")
+
+    worker = Worker(site)
+    try:
+        failed = worker.wait("failed")
+    finally:
+        worker.stop()
+
+    assert failed["error"].startswith("pelicanconf.py, line ")
+    assert "SyntaxError" in failed["error"] and "\n" not in failed["error"]
+    assert worker.process.returncode == 1
