@@ -121,10 +121,11 @@ def preview(c):
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})",
             "open": "open the site in the default browser"})
 def livereload(c, host=HOST, port=None, open=False):
-    """Serve at :8000; rebuild and reload on every change.
+    """Serve at :8000; show each save in the open tab.
 
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
-    settings files.
+    settings files. A saved review is rendered at once (fast pass), then the
+    whole site is built and output/ updated file by file (settle pass).
     """
     from blogtools.preview import ServeError, port_number
     from blogtools.preview import livereload as run_livereload

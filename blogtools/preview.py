@@ -8,9 +8,8 @@ that rebuilds and refreshes the browser whenever a source changes.
 A port that cannot be used (taken by another server, not a number) is a
 `ServeError` with a message for the terminal.
 
-Livereload rebuilds in a fresh Python process (`python -m blogtools.preview`)
-because Pelican imports the plugin once per process: an in-process rebuild
-would keep running the old plugin code after an edit to plugins/.
+The livereload loop itself lives in blogtools.livereload_server (serving and
+watching) and blogtools.edit_worker (the site kept built in memory).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import argparse
 import errno
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -152,56 +150,28 @@ def serve(output_path: Path, host: str = "localhost", port: int = 8000, open_bro
         server.server_close()
 
 
-def watched_paths(root: Path, settings: dict) -> list[str]:
-    """Every source whose change should rebuild the preview, as livereload paths and globs."""
-    root = Path(root).resolve()
-    theme = Path(settings["THEME"])
-    return [
-        str(Path(settings["PATH"])),  # reviews, pages, posters and content/linkbacks data
-        str(theme / "templates"),
-        str(theme / "static"),
-        # Only source files: the rebuild itself writes __pycache__ in plugins/.
-        str(root / "plugins" / "**" / "*.py"),
-        str(root / "pelicanconf.py"),
-        str(root / "publishconf.py"),
-    ]
-
-
-def rebuild_command(root: Path, settings_file: str, output_path: Path) -> list[str]:
-    return [sys.executable, "-m", "blogtools.preview", "--root", str(root),
-            "--settings", settings_file, "--output", str(output_path)]
-
-
 def livereload(root: Path = ROOT, settings_file: str = "pelicanconf.py", host: str = "localhost",
                port: int = 8000, open_browser: bool = False) -> None:
-    """Build, serve on host:port and rebuild + reload the browser on every source change.
+    """Build, serve on host:port, and show every saved change in the open browser tabs.
 
-    A ServeError when the port cannot be used.
+    blogtools.livereload_server serves and watches; blogtools.edit_worker keeps
+    the site built in memory and runs the fast and settle passes. A ServeError
+    when the port cannot be used, a SettingsError for a settings file that does
+    not load.
     """
-    from livereload import Server
+    from blogtools.livereload_server import run
 
     refuse_busy_port(host, port)
     root = Path(root).resolve()
     settings = read_site_settings(settings_file, root)
-    output_path = Path(settings["OUTPUT_PATH"])
-    command = rebuild_command(root, settings_file, output_path)
-
-    def rebuild():
-        subprocess.run(command, cwd=root)
-
-    rebuild()
-    server = Server()
-    for path in watched_paths(root, settings):
-        server.watch(path, rebuild)
     try:
-        server.serve(host=host, port=port, root=str(output_path),
-                     open_url_delay=1 if open_browser else None)
+        run(root, settings_file, settings, host, port, open_browser)
     except OSError as exc:  # taken between the check above and now
         raise _cannot_serve(host, port, exc) from None
 
 
 def main(argv=None) -> int:
-    """One preview build; livereload runs this in a fresh process for every rebuild."""
+    """One preview build into output/ (what `invoke build` does), in a process of its own."""
     parser = argparse.ArgumentParser(prog="python -m blogtools.preview", description=main.__doc__)
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--settings", default="pelicanconf.py")
