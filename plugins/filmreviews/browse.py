@@ -245,7 +245,7 @@ class BrowseGenerator(Generator):
         return facets, members
 
     def attach_links(self, chronological):
-        for before, article in zip([None] + chronological, chronological, strict=True):
+        for before, article in zip([None] + chronological, chronological, strict=False):
             article.prev_review = before
             if before is not None:
                 before.next_review = article
