@@ -15,7 +15,7 @@ from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filmreviews import problems
+from filmreviews import problems, search
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,6 +117,8 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     except Exception as exc:  # reported, not raised: the caller decides what to do
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
+        # A build that stopped half-way leaves Pagefind (and encoders) running.
+        search.abandon()
         for logger in watched:
             logger.removeHandler(collector)
     result.warnings = collector.messages

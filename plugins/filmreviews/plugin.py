@@ -4,7 +4,7 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, feeds, posters, search, structured_data
+from . import browse, catalog, feeds, fragments, posters, search, structured_data
 from .linkbacks import listing as linkbacks
 
 
@@ -23,10 +23,19 @@ def register():
     signals.static_generator_finalized.connect(catalog.drop_unpublished_posters)
     # Writing: head metadata per page, feeds, derivatives, the reviews index.
     signals.generator_init.connect(structured_data.add_template_helpers)
+    signals.generator_init.connect(fragments.add_render_once)
+    # Cards rendered once per build: never from a previous build or half-read data.
+    signals.initialized.connect(fragments.forget)
+    signals.all_generators_finalized.connect(fragments.forget)
     signals.article_generator_write_article.connect(structured_data.attach_structured_data)
     signals.get_writer.connect(feeds.provide_writer)
     signals.article_writer_finalized.connect(feeds.write_genre_feeds)
     signals.article_writer_finalized.connect(posters.write_posters)
     signals.article_writer_finalized.connect(catalog.write_reviews_index)
-    # Last: Pagefind indexes the finished output.
-    signals.finalized.connect(search.index_site)
+    # Search: Pagefind starts before the first page is written and indexes each
+    # page as it is written; the bundle is written once the review pages are out.
+    signals.all_generators_finalized.connect(search.start_index)
+    signals.content_written.connect(search.page_written)
+    signals.article_writer_finalized.connect(search.review_pages_written)
+    signals.finalized.connect(search.finish_index)
+    signals.finalized.connect(fragments.forget)
