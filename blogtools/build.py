@@ -15,7 +15,7 @@ from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filmreviews import problems, search
+from filmreviews import content_cache, problems, search
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,10 @@ def build_site(settings_file: str | Path, output_path: str | Path,
         logger.addHandler(collector)
     try:
         with chdir(root), problems.collecting() as reported:
-            override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False}
+            # Pelican's own content cache knows a source only by its modification
+            # time; the plugin's (filmreviews.content_cache) keys on everything
+            # that shapes the result, so Pelican's stays off.
+            override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False, "CACHE_CONTENT": False}
             override.update(overrides or {})
             settings = read_settings(str(Path(settings_file).resolve()), override=override)
             pelican = Pelican(settings)
@@ -119,6 +122,7 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     finally:
         # A build that stopped half-way leaves Pagefind (and encoders) running.
         search.abandon()
+        content_cache.finish()
         for logger in watched:
             logger.removeHandler(collector)
     result.warnings = collector.messages

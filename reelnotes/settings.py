@@ -15,8 +15,9 @@ the tasks and the service stop with the message.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -107,6 +108,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "a folder in the output, e.g. 'images/posters/derived'", _folder),
     Setting("FILMREVIEWS_POSTER_MAX_PIXELS", 40_000_000,
             "a whole number of pixels, e.g. 40000000", lambda v: _whole(v, 1)),
+    # The content cache (plugins/filmreviews/content_cache.py)
+    Setting("FILMREVIEWS_CONTENT_CACHE", True, "True or False", _flag),
     # Browse pages and review pages
     Setting("FILMREVIEWS_BROWSE", BROWSE_DEFAULTS,
             "a dict such as {'genre_url': 'genres/{slug}/'}", _browse),

@@ -64,6 +64,25 @@ def link_rewatches(generator) -> None:
         article.other_reviews = [a for a in same_film if a is not article]
 
 
+def pin_urls(generators) -> None:
+    """all_generators_finalized: work out each review's URL and output path once.
+
+    Pelican formats them from the settings on every use, and a large archive
+    uses them tens of thousands of times (cards, feeds, the sitemap). Nothing
+    they depend on changes once every generator has its context, so they are
+    kept as the same overrides a `URL:`/`Save_as:` front-matter line gives.
+    """
+    lists = ("articles", "translations", "hidden_articles", "hidden_translations",
+             "pages", "translations", "hidden_pages", "hidden_translations")
+    for generator in generators:
+        for name in lists:
+            for content in getattr(generator, name, None) or ():
+                if not hasattr(content, "override_url"):
+                    content.override_url = content.url
+                if not hasattr(content, "override_save_as"):
+                    content.override_save_as = content.save_as
+
+
 def drop_unpublished_posters(generator) -> None:
     """static_generator_finalized: a draft's poster stays off the site until the review is on it."""
     context = generator.context

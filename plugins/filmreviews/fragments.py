@@ -15,6 +15,8 @@ markup made from half-built data or from a previous build is ever reused.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from markupsafe import Markup
 
 _rendered: dict[tuple, tuple[tuple, Markup]] = {}
@@ -44,8 +46,25 @@ def forget(*args, **kwargs) -> None:
     _rendered.clear()
 
 
-def add_render_once(generator) -> None:
-    """generator_init: give every generator's templates `render_once`."""
+def prepare_templates(generator) -> None:
+    """generator_init: give every generator's templates `render_once`, and compile them once.
+
+    Pelican makes one Jinja environment per generator and builds, and by
+    default Jinja checks a template's file before every use. Within one build
+    the templates do not change, so the check is skipped; compiled templates
+    are kept in CACHE_PATH/templates (Jinja checks each against its source).
+    """
     env = getattr(generator, "env", None)
-    if env is not None:
-        env.globals["render_once"] = render_once
+    if env is None:
+        return
+    env.globals["render_once"] = render_once
+    env.auto_reload = False
+    if env.bytecode_cache is None and generator.settings.get("CACHE_PATH"):
+        from jinja2 import FileSystemBytecodeCache
+
+        folder = Path(generator.settings["CACHE_PATH"]) / "templates"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            env.bytecode_cache = FileSystemBytecodeCache(str(folder))
+        except OSError:
+            pass  # templates are compiled in memory, as without a cache

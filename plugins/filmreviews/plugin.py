@@ -4,13 +4,15 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, feeds, fragments, posters, search, structured_data
+from . import browse, catalog, content_cache, feeds, fragments, posters, search, structured_data
 from .linkbacks import listing as linkbacks
 
 
 def register():
     # Reading: one validated Review per article, clear errors for bad front matter,
-    # summaries read as text.
+    # summaries read as text; an unchanged source's reading comes from the cache.
+    signals.initialized.connect(content_cache.start)
+    signals.readers_init.connect(content_cache.cache_readers)
     signals.readers_init.connect(catalog.guard_metadata)
     signals.readers_init.connect(catalog.summaries_as_text)
     signals.content_object_init.connect(catalog.attach_review)
@@ -21,9 +23,11 @@ def register():
     signals.article_generator_finalized.connect(linkbacks.attach_linkbacks)
     signals.get_generators.connect(browse.get_generators)
     signals.static_generator_finalized.connect(catalog.drop_unpublished_posters)
+    signals.all_generators_finalized.connect(content_cache.save)
+    signals.all_generators_finalized.connect(catalog.pin_urls)
     # Writing: head metadata per page, feeds, derivatives, the reviews index.
     signals.generator_init.connect(structured_data.add_template_helpers)
-    signals.generator_init.connect(fragments.add_render_once)
+    signals.generator_init.connect(fragments.prepare_templates)
     # Cards rendered once per build: never from a previous build or half-read data.
     signals.initialized.connect(fragments.forget)
     signals.all_generators_finalized.connect(fragments.forget)
@@ -39,3 +43,4 @@ def register():
     signals.article_writer_finalized.connect(search.review_pages_written)
     signals.finalized.connect(search.finish_index)
     signals.finalized.connect(fragments.forget)
+    signals.finalized.connect(content_cache.finish)
