@@ -16,7 +16,7 @@ from pathlib import Path
 from pelican.contents import Article, Page
 from pelican.readers import MarkdownReader
 
-from reelnotes.files import atomic_write
+from reelnotes.files import write_if_changed
 
 from .problems import Problem, report
 from .review import parse_review, plain_text
@@ -103,8 +103,9 @@ def write_reviews_index(generator, writer) -> None:
             for a in generator.articles
         ],
     }
-    # Replaced in one step: a running receiver never reads half a file.
-    atomic_write(Path(generator.output_path) / "reviews.json",
+    # Replaced in one step (a running receiver never reads half a file), and
+    # only when it changed.
+    write_if_changed(Path(generator.output_path) / "reviews.json",
                  json.dumps(index, ensure_ascii=False, indent=1) + "\n")
 
 

@@ -21,10 +21,10 @@ from feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
 from pelican.plugins import signals
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import sanitised_join, set_date_tzinfo, slugify
-from pelican.writers import Writer
 
 from reelnotes.settings import setting
 
+from .output import KeepUnchangedWriter
 from .problems import report_settings
 from .review import plain_text
 from .structured_data import absolute_url, site_root
@@ -197,8 +197,9 @@ def feed_url_for(settings, url: str) -> str:
 
 # --- Writing -----------------------------------------------------------------------------
 
-class ReviewFeedWriter(Writer):
-    """Pelican's writer, except that feeds are built by this module."""
+class ReviewFeedWriter(KeepUnchangedWriter):
+    """Pelican's writer, except that feeds are built by this module (and unchanged
+    files are left alone, see output.py)."""
 
     def write_feed(self, elements, context, path=None, url=None, feed_type="atom",
                    override_output=False, feed_title=None):

@@ -4,7 +4,7 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, content_cache, feeds, fragments, posters, search, structured_data
+from . import browse, catalog, content_cache, feeds, fragments, output, posters, search, structured_data
 from .linkbacks import listing as linkbacks
 
 
@@ -23,6 +23,7 @@ def register():
     signals.article_generator_finalized.connect(linkbacks.attach_linkbacks)
     signals.get_generators.connect(browse.get_generators)
     signals.static_generator_finalized.connect(catalog.drop_unpublished_posters)
+    signals.static_generator_finalized.connect(output.keep_unchanged_static)
     signals.all_generators_finalized.connect(content_cache.save)
     signals.all_generators_finalized.connect(catalog.pin_urls)
     # Writing: head metadata per page, feeds, derivatives, the reviews index.
