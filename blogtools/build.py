@@ -15,7 +15,8 @@ from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filmreviews import content_cache, problems, search
+from filmreviews import content_cache, posters, problems, search
+from filmreviews.posters import placement
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,27 @@ def is_problem(message: str) -> bool:
 
 def build_site(settings_file: str | Path, output_path: str | Path,
                overrides: dict | None = None, root: Path = ROOT) -> BuildResult:
-    """Build the site from `root` into `output_path`; never raises for bad content."""
+    """Build the site from `root` into `output_path`; never raises for bad content.
+
+    Pages are written while posters are still being encoded, naming the files
+    the encoder will write. When a poster turns out unusable after all (its
+    header was fine, its data is not), those pages are wrong: the site is then
+    built once more, from the caches, and that build's result is the one
+    returned.
+    """
+    output_path = Path(output_path).resolve()
+    try:
+        result = _build_once(settings_file, output_path, overrides, root)
+        if placement.rebuild_needed and result.error is None:
+            result = _build_once(settings_file, output_path, overrides, root)
+    finally:
+        placement.forget_carried()
+    result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
+        if (output_path / "reviews").is_dir() else 0
+    return result
+
+
+def _build_once(settings_file, output_path: Path, overrides: dict | None, root: Path) -> BuildResult:
     from pelican import Pelican
     from pelican.log import LimitFilter
     from pelican.settings import read_settings
@@ -101,7 +122,6 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     LimitFilter._group_count.clear()
     _reset_sitemap_plugin()
 
-    output_path = Path(output_path).resolve()
     result = BuildResult(output_path)
     collector = _Collector()
     watched = [logging.getLogger(name) for name in ("pelican", "filmreviews")]
@@ -120,8 +140,9 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     except Exception as exc:  # reported, not raised: the caller decides what to do
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
-        # A build that stopped half-way leaves Pagefind (and encoders) running.
+        # A build that stopped half-way leaves Pagefind and the encoders running.
         search.abandon()
+        posters.abandon()
         content_cache.finish()
         for logger in watched:
             logger.removeHandler(collector)
@@ -131,6 +152,4 @@ def build_site(settings_file: str | Path, output_path: str | Path,
                        + without_echoes(pelican_problems, reported))
     if result.error:
         result.problems.append(f"Build failed: {result.error}")
-    result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
-        if (output_path / "reviews").is_dir() else 0
     return result

@@ -102,6 +102,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     # Posters
     Setting("FILMREVIEWS_POSTER_WIDTHS", (185, 342, 500, 780),
             "a list of positive whole pixel widths, e.g. [185, 342, 500, 780]", _widths),
+    Setting("FILMREVIEWS_POSTER_JPEG_WIDTHS", (500,),
+            "a list of positive whole pixel widths for the JPEG fallback, e.g. [500]", _widths),
     Setting("FILMREVIEWS_POSTER_CACHE", "cache/posters",
             "a folder for encoded poster derivatives, e.g. 'cache/posters'", _folder),
     Setting("FILMREVIEWS_POSTER_OUTPUT", "images/posters/derived",

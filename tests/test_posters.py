@@ -185,10 +185,10 @@ def resolve(build: Build, slug: str, url: str) -> Path:
 
 # --- Derivatives ---------------------------------------------------------------------
 
-def test_derivatives_exist_at_every_width_in_avif_webp_and_jpeg(builds):
+def test_derivatives_exist_in_avif_and_webp_at_every_width_and_in_jpeg_at_the_fallback_width(builds):
     files = builds["cold"].files
     big = derived_of(files, "big")
-    assert set(big) == {(w, ext) for w in ALL_WIDTHS for ext in ("avif", "webp", "jpg")}
+    assert set(big) == {(w, ext) for w in ALL_WIDTHS for ext in ("avif", "webp")} | {(500, "jpg")}
     for (width, ext), name in big.items():
         with Image.open(builds["cold"].output / DERIVED / name) as image:
             image.load()
@@ -231,7 +231,8 @@ def test_social_card_is_a_1200_by_630_jpeg_per_review(builds):
 def test_shared_poster_is_encoded_once(builds):
     stats = builds["cold"].stats
     assert stats.encoded_sources.count("images/posters/big.jpg") == 1
-    assert stats.files_encoded == 3 * (4 + 3 + 1)
+    # AVIF and WebP at each width the source allows, one JPEG: big 4+4+1, odd 3+3+1, tiny 1+1+1.
+    assert stats.files_encoded == 9 + 7 + 3
     assert stats.cards_drawn == 4
     assert stats.workers >= 1
 
@@ -256,7 +257,7 @@ def test_changed_poster_reencodes_only_that_poster(builds):
     changed = builds["changed"]
     assert changed.stats.decoded_sources == ["images/posters/odd.png"]
     assert changed.stats.encoded_sources == ["images/posters/odd.png"]
-    assert changed.stats.files_encoded == 9
+    assert changed.stats.files_encoded == 3 + 3 + 1
     assert changed.stats.cards_drawn == 1
     old = set(derived_of(builds["warm"].files, "odd").values())
     new = set(derived_of(changed.files, "odd").values())
@@ -333,6 +334,8 @@ def test_review_page_picture_has_sources_sizes_and_an_eager_img(builds):
     assert img["loading"] == "eager" and img["fetchpriority"] == "high"
     assert resolve(cold, "big-reel", img["src"]).suffix == ".jpg"
     assert resolve(cold, "big-reel", img["src"]).is_file()
+    # The JPEG is only the fallback: one width (FILMREVIEWS_POSTER_JPEG_WIDTHS).
+    assert [candidate.split()[1] for candidate in img["srcset"].split(", ")] == ["500w"]
     for candidate in img["srcset"].split(", "):
         url, _ = candidate.split()
         assert resolve(cold, "big-reel", url).is_file()

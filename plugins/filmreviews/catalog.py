@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
+from blinker import signal
 from pelican.contents import Article, Page
 from pelican.readers import MarkdownReader
 
@@ -23,6 +24,9 @@ from .review import parse_review, plain_text
 
 logger = logging.getLogger(__name__)
 
+# Sent as soon as an article has its Review (sender None, article=...): the
+# posters start encoding then, while the other reviews are still being read.
+review_attached = signal("filmreviews_review_attached")
 
 
 def display_path(content, settings) -> str:
@@ -51,6 +55,7 @@ def attach_review(content) -> None:
     if content.status != "draft":
         for problem in content.review.problems:
             report(problem)
+    review_attached.send(None, article=content)
 
 
 def link_rewatches(generator) -> None:

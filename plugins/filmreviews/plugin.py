@@ -16,7 +16,11 @@ def register():
     signals.readers_init.connect(catalog.guard_metadata)
     signals.readers_init.connect(catalog.summaries_as_text)
     signals.content_object_init.connect(catalog.attach_review)
-    # Before the articles are final, so every later handler can read article.poster.
+    # Posters: encoding starts as each review is read and goes on in worker
+    # processes; every review has its article.poster before the articles are
+    # final; the files are placed once everything else is written.
+    signals.initialized.connect(posters.start)
+    catalog.review_attached.connect(posters.request_early)
     signals.article_generator_pretaxonomy.connect(posters.attach_posters)
     # All reviews known: rewatches, responses, browse pages, previous/next/related.
     signals.article_generator_finalized.connect(catalog.link_rewatches)
@@ -26,7 +30,7 @@ def register():
     signals.static_generator_finalized.connect(output.keep_unchanged_static)
     signals.all_generators_finalized.connect(content_cache.save)
     signals.all_generators_finalized.connect(catalog.pin_urls)
-    # Writing: head metadata per page, feeds, derivatives, the reviews index.
+    # Writing: head metadata per page, feeds, the reviews index.
     signals.generator_init.connect(structured_data.add_template_helpers)
     signals.generator_init.connect(fragments.prepare_templates)
     # Cards rendered once per build: never from a previous build or half-read data.
@@ -35,7 +39,6 @@ def register():
     signals.article_generator_write_article.connect(structured_data.attach_structured_data)
     signals.get_writer.connect(feeds.provide_writer)
     signals.article_writer_finalized.connect(feeds.write_genre_feeds)
-    signals.article_writer_finalized.connect(posters.write_posters)
     signals.article_writer_finalized.connect(catalog.write_reviews_index)
     # Search: Pagefind starts before the first page is written and indexes each
     # page as it is written; the bundle is written once the review pages are out.
@@ -43,5 +46,6 @@ def register():
     signals.content_written.connect(search.page_written)
     signals.article_writer_finalized.connect(search.review_pages_written)
     signals.finalized.connect(search.finish_index)
+    signals.finalized.connect(posters.finish_posters)
     signals.finalized.connect(fragments.forget)
     signals.finalized.connect(content_cache.finish)

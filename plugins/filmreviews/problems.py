@@ -9,9 +9,9 @@ about it: as data, not by matching log text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -67,4 +67,8 @@ def collecting() -> Iterator[list[Problem]]:
     try:
         yield collection
     finally:
-        _collections.remove(collection)
+        # By identity: two collections holding the same problems are equal lists.
+        for index, active in enumerate(_collections):
+            if active is collection:
+                del _collections[index]
+                break
