@@ -18,6 +18,8 @@ from pathlib import Path
 from filmreviews import content_cache, posters, problems, search
 from filmreviews.posters import placement
 
+from blogtools.progress import showing_progress
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Pelican's own warnings that mean a reader would see a broken page. The
@@ -90,7 +92,7 @@ def is_problem(message: str) -> bool:
 
 
 def build_site(settings_file: str | Path, output_path: str | Path,
-               overrides: dict | None = None, root: Path = ROOT) -> BuildResult:
+               overrides: dict | None = None, root: Path = ROOT, progress: bool | None = None) -> BuildResult:
     """Build the site from `root` into `output_path`; never raises for bad content.
 
     Pages are written while posters are still being encoded, naming the files
@@ -98,12 +100,16 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     header was fine, its data is not), those pages are wrong: the site is then
     built once more, from the caches, and that build's result is the one
     returned.
+
+    `progress`: what the build is doing, on stderr (blogtools.progress): None
+    or True shows it, False keeps quiet.
     """
     output_path = Path(output_path).resolve()
     try:
-        result = _build_once(settings_file, output_path, overrides, root)
-        if placement.rebuild_needed and result.error is None:
+        with showing_progress(progress):
             result = _build_once(settings_file, output_path, overrides, root)
+            if placement.rebuild_needed and result.error is None:
+                result = _build_once(settings_file, output_path, overrides, root)
     finally:
         placement.forget_carried()
     result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \

@@ -241,6 +241,11 @@ def _install_typogrify_memo() -> None:
 last_counts: tuple[int, int] = (0, 0)
 
 
+def counts() -> tuple[int, int]:
+    """(sources reused, sources read) so far in this build."""
+    return (_current.hits, _current.misses) if _current is not None else (0, 0)
+
+
 def save(*args, **kwargs) -> None:
     """all_generators_finalized: every source is read; keep what this build used."""
     global last_counts

@@ -4,7 +4,7 @@ blinker does not promise an order among them."""
 
 from pelican import signals
 
-from . import browse, catalog, content_cache, feeds, fragments, output, posters, search, structured_data
+from . import browse, catalog, content_cache, feeds, fragments, output, posters, progress, search, structured_data
 from .linkbacks import listing as linkbacks
 
 
@@ -49,3 +49,8 @@ def register():
     signals.finalized.connect(posters.finish_posters)
     signals.finalized.connect(fragments.forget)
     signals.finalized.connect(content_cache.finish)
+    # What a long build is doing (shown by blogtools.progress).
+    signals.initialized.connect(progress.reading)
+    signals.article_generator_finalized.connect(progress.read)
+    signals.all_generators_finalized.connect(progress.writing)
+    signals.article_writer_finalized.connect(progress.reviews_written)

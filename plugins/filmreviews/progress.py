@@ -20,3 +20,29 @@ def phase(text: str) -> None:
 
 def posters(done: int, total: int) -> None:
     progress.send("posters", done=done, total=total)
+
+
+# --- The phases of every build, announced from Pelican's signals ----------------------------
+
+def reading(pelican) -> None:
+    """initialized"""
+    phase("Reading the reviews")
+
+
+def read(generator) -> None:
+    """article_generator_finalized"""
+    from . import content_cache
+
+    reused = content_cache.counts()[0]
+    count = len(getattr(generator, "articles", []))
+    phase(f"Read {count:,} published reviews" + (f" ({reused:,} sources from the content cache)" if reused else ""))
+
+
+def writing(generators) -> None:
+    """all_generators_finalized"""
+    phase("Writing the pages")
+
+
+def reviews_written(generator, writer) -> None:
+    """article_writer_finalized"""
+    phase(f"Wrote the review pages, lists and feeds ({len(writer._written_files):,} files so far)")

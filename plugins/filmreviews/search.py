@@ -44,6 +44,7 @@ from pathlib import Path
 from reelnotes.files import sync_folder
 from reelnotes.settings import setting
 
+from . import progress
 from .problems import Problem, report, report_settings
 
 logger = logging.getLogger(__name__)
@@ -378,6 +379,7 @@ def finish_index(pelican) -> None:
         _problem(str(bundle), f"could not be written ({exc.strerror or exc})", "a search index there")
         return
     logger.info("Search index: %d review pages indexed into %s", pages, bundle)
+    progress.phase(f"Search index: {pages:,} review pages")
 
 
 def abandon(*args, **kwargs) -> None:

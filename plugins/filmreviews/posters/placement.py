@@ -178,6 +178,8 @@ def finish_posters(pelican) -> None:
     stats.add(_carried)
     _carried = EncodeStats()
     posters_attached.send(build.generator, stats=stats)
+    progress.phase(f"Posters: {stats.posters:,} placed, {len(stats.encoded_sources):,} encoded in this build"
+                   + (f", {stats.problems} with problems" if stats.problems else ""))
     logger.info("Posters: %d ready, %d encoded (%d files, %d social cards) in %d jobs, %d problems; "
                 "waited %.1f s for the encoder at the end", stats.posters, len(stats.encoded_sources),
                 stats.files_encoded, stats.cards_drawn, stats.jobs, stats.problems, stats.wait_seconds)
