@@ -28,7 +28,7 @@ def _settings(settings_file=SETTINGS_BASE):
     try:
         return read_site_settings(settings_file, ROOT)
     except (FileNotFoundError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 def _output_path():
@@ -42,14 +42,20 @@ def _remainder():
     return shlex.split(getattr(program.core, "remainder", "") or "") if program.core else []
 
 
-@task
-def clean(c):
-    """Remove the generated site (output/)."""
+@task(help={"cache": "also prune the build caches: poster derivatives no review uses, "
+                     "and the content, search and template caches"})
+def clean(c, cache=False):
+    """Remove the generated site (output/); --cache also prunes the caches."""
     output = _output_path()
     if output.is_dir():
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     print(f"Emptied {output}")
+    if cache:
+        from blogtools.caches import clean_caches
+
+        for line in clean_caches(_settings(), ROOT):
+            print(line)
 
 
 @task
@@ -86,12 +92,13 @@ def regenerate(c):
 def serve(c, host=HOST, port=None, open=False):
     """Serve output/ at http://localhost:8000/."""
     # port=None rather than PORT: invoke would turn a bad --port into a traceback.
-    from blogtools.preview import ServeError, port_number, serve as serve_site
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import serve as serve_site
 
     try:
         serve_site(_output_path(), host, port_number(port, PORT), open)
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"host": f"address to listen on (default {HOST})", "port": f"port (default {PORT})"})
@@ -102,7 +109,7 @@ def reserve(c, host=HOST, port=None):
     try:
         refuse_busy_port(host, port_number(port, PORT))  # before the build, not after it
     except ServeError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     build(c)
     serve(c, host=host, port=port)
 
@@ -125,13 +132,14 @@ def livereload(c, host=HOST, port=None, open=False):
     Watches content/, theme/templates, theme/static, plugins/**/*.py and both
     settings files.
     """
-    from blogtools.preview import ServeError, livereload as run_livereload, port_number
+    from blogtools.preview import ServeError, port_number
+    from blogtools.preview import livereload as run_livereload
     from blogtools.site_settings import SettingsError
 
     try:
         run_livereload(ROOT, SETTINGS_BASE, host, port_number(port, PORT), open)
     except (ServeError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={
@@ -149,7 +157,8 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
     environment variables) or into a local folder (--target / PUBLISH_TARGET),
     or with --s3 uploads what changed to a bucket (PUBLISH_S3_*).
     """
-    from blogtools.publish import PublishError, publish as publish_site
+    from blogtools.publish import PublishError
+    from blogtools.publish import publish as publish_site
 
     try:
         if s3:
@@ -166,7 +175,7 @@ def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_
             publish_site(ROOT, SETTINGS_PUBLISH, target=target, dry_run=dry_run,
                          send_linkbacks=send_linkbacks)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"remote": "git remote (default: GITHUB_PAGES_REMOTE, origin)",
@@ -178,12 +187,13 @@ def gh_pages(c, remote=None, branch=None, message=None):
     Builds with publishconf.py, refuses on any problem, then runs ghp-import
     (-n -p) to GITHUB_PAGES_REMOTE / GITHUB_PAGES_BRANCH.
     """
-    from blogtools.publish import PublishError, gh_pages as push_pages
+    from blogtools.publish import PublishError
+    from blogtools.publish import gh_pages as push_pages
 
     try:
         push_pages(ROOT, SETTINGS_PUBLISH, remote=remote, branch=branch, message=message)
     except PublishError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(help={"title": "the film's title, e.g. \"Her\"", "year": "the film's release year",
@@ -196,7 +206,7 @@ def new(c, title, year=None, rewatch=False):
     try:
         path = new_review(title, year, rewatch=rewatch, root=ROOT)
     except (NewReviewError, SettingsError) as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
@@ -260,7 +270,7 @@ def _linkbacks_cli():
         from filmreviews.linkbacks import cli
     except ImportError as exc:
         raise Exit(f"The linkbacks tools cannot be loaded ({exc}); "
-                   "run the bootstrap to install the requirements.", code=1)
+                   "run the bootstrap to install the requirements.", code=1) from None
     return cli
 
 
@@ -270,7 +280,7 @@ def _linkbacks_call(name, *args, **kwargs):
     try:
         return getattr(cli, name)(*args, **kwargs)
     except cli.LinkbacksError as exc:
-        raise Exit(str(exc), code=1)
+        raise Exit(str(exc), code=1) from None
 
 
 @task(name="serve", help={
