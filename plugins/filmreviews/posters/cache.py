@@ -97,6 +97,7 @@ class EncodeStats:
     workers: int = 0  # size of the process pool (0: no pool was started)
     jobs: int = 0  # encoder jobs (a source, or a card of an already encoded source)
     wait_seconds: float = 0.0  # how long the build waited for the encoder at the end
+    worker_cpu_seconds: float = 0.0  # CPU time the encoder processes spent
 
     @property
     def encodes(self) -> int:
@@ -110,6 +111,7 @@ class EncodeStats:
         self.cards_drawn += other.cards_drawn
         self.workers = max(self.workers, other.workers)
         self.jobs += other.jobs
+        self.worker_cpu_seconds += other.worker_cpu_seconds
 
 
 @dataclass
@@ -287,6 +289,7 @@ class PosterCache:
                             source.manifest = result.manifest
                 self.stats.files_encoded += result.files_encoded
                 self.stats.cards_drawn += result.cards_drawn
+                self.stats.worker_cpu_seconds += result.cpu_seconds
                 if result.error and not source.error:
                     source.error = result.error
                     diverged.add(source.path)

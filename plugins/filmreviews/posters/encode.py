@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import time
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class EncodeResult:
     files_encoded: int = 0
     cards_drawn: int = 0
     manifest: dict | None = None  # the entry's manifest, when this job wrote it
+    cpu_seconds: float = 0.0  # the worker's CPU time for this job
 
 
 def plan_widths(source_width: int, widths) -> tuple[int, ...]:
@@ -134,6 +136,13 @@ def run_jobs(jobs: list[EncodeJob], workers: int) -> list[EncodeResult]:
 
 def encode_job(job: EncodeJob) -> EncodeResult:
     """Encode one source's missing derivatives and cards into the cache (runs in a worker)."""
+    started = time.process_time()
+    result = _encode(job)
+    result.cpu_seconds = time.process_time() - started
+    return result
+
+
+def _encode(job: EncodeJob) -> EncodeResult:
     try:
         image = decode(job.source, job.max_pixels, largest_width(job.widths, job.jpeg_widths))
     except Exception as exc:  # never a traceback for a bad image
