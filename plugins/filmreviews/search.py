@@ -257,7 +257,9 @@ class SearchIndex:
             if write is not None:
                 self.service.answer(write, self.deadline)
             if write is None or self.bundles[write] != self._bundle_key():
-                write = self.write_bundle()  # pages with the marker came after the early write
+                if write is not None:  # pages with the marker came after the early write
+                    shutil.rmtree(self._staging(self.bundles[write]), ignore_errors=True)
+                write = self.write_bundle()
                 self.service.answer(write, self.deadline)
             key = self.bundles[write]
             staging = self._staging(key)
@@ -284,8 +286,18 @@ def _index_files(output: Path, cache: Path) -> int:
 
 
 def _forget_old_bundles(cache: Path, keep: str) -> None:
-    bundles = sorted((p for p in cache.iterdir() if p.is_dir() and ".tmp-" not in p.name and p.name != keep),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
+    """Keep the KEPT_BUNDLES most recently used bundles; drop what a stopped build left half-written."""
+    now = time.time()
+    bundles = []
+    for path in cache.iterdir():
+        if not path.is_dir() or path.name == keep:
+            continue
+        if ".tmp-" in path.name:
+            if now - path.stat().st_mtime > 3600:
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        bundles.append(path)
+    bundles.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for old in bundles[KEPT_BUNDLES - 1:]:
         shutil.rmtree(old, ignore_errors=True)
 
