@@ -45,7 +45,7 @@ def _remainder():
 @task(help={"cache": "also prune the build caches: poster derivatives no review uses, "
                      "and the content, search and template caches"})
 def clean(c, cache=False):
-    """Remove the generated site (output/); --cache also prunes the caches."""
+    """Empty output/ (--cache: prune the build caches too)."""
     output = _output_path()
     if output.is_dir():
         shutil.rmtree(output)
@@ -150,7 +150,7 @@ def livereload(c, host=HOST, port=None, open=False):
     "keep-deleted": "with --s3: leave objects the build no longer has in the bucket",
 })
 def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_deleted=False):
-    """Deploy a checked production build with rsync, or to object storage with --s3.
+    """Deploy a checked production build (rsync, or --s3 for object storage).
 
     Builds with publishconf.py into a temporary folder, refuses on any problem
     or an empty build, then rsyncs over SSH (PUBLISH_SSH_* settings or
