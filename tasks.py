@@ -150,7 +150,7 @@ def livereload(c, host=HOST, port=None, open=False):
     "keep-deleted": "with --s3: leave objects the build no longer has in the bucket",
 })
 def publish(c, target=None, dry_run=False, send_linkbacks=False, s3=False, keep_deleted=False):
-    """Deploy a checked production build: rsync, or --s3 to a bucket.
+    """Deploy a checked production build (rsync or --s3).
 
     Builds with publishconf.py into a temporary folder, refuses on any problem
     or an empty build, then rsyncs over SSH (PUBLISH_SSH_* settings or
