@@ -51,17 +51,20 @@ def write_if_changed(path: str | Path, data: bytes | str, *, encoding: str = "ut
     without the fsync: build output can always be built again); a new one is
     written in place, since no reader can be looking at it yet.
     """
-    path = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else data
     try:
-        exists = os.stat(path).st_size >= 0
-    except OSError:
-        exists = False
-    if not exists:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as handle:
+        # "x": only when there is no file yet, which no reader can be looking at.
+        with open(path, "xb") as handle:
             handle.write(payload)
         return True
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as handle:
+            handle.write(payload)
+        return True
+    except FileExistsError:
+        pass
+    path = Path(path)
     if same_content(path, payload):
         return False
     fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -102,6 +105,16 @@ def place(source: str | Path, target: str | Path) -> bool:
     is replaced in one step, so a server reading it never sees half a file.
     True when the target was written.
     """
+    try:
+        os.link(source, target)  # no file there yet: the link appears whole
+        return True
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        return place(source, target)
+    except OSError:
+        pass  # links not possible here: copied below
     target = Path(target)
     if files_equal(source, target):
         return False

@@ -132,10 +132,20 @@ def _categories(item) -> list[str]:
     return unique
 
 
+def entry_body(item, settings, link: str) -> str:
+    """The whole review with absolute URLs; worked out once per build, however many
+    feeds (the site's, each of its genres', Atom and RSS) carry the entry."""
+    root = site_root(settings)
+    bodies = item.__dict__.setdefault("_feed_bodies", {})
+    if (root, link) not in bodies:
+        bodies[(root, link)] = absolutize_urls(item.get_content(root), link)
+    return bodies[(root, link)]
+
+
 def add_entry(feed, item, settings) -> None:
     """One article as one feed entry."""
     link = absolute_url(settings, item.url)
-    body = absolutize_urls(item.get_content(site_root(settings)), link)
+    body = entry_body(item, settings, link)
     summary = html.escape(getattr(item, "plain_summary", "") or plain_text(item.summary))
     review = getattr(item, "review", None)
     top = poster_markup(item, settings) + rating_markup(review) if review is not None else ""

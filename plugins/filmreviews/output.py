@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pelican.writers import FileOverwriteFailedError, Writer
 
-from reelnotes.files import files_equal, write_if_changed
+from reelnotes.files import files_equal, place, write_if_changed
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,14 @@ def keep_unchanged_static(generator) -> None:
                                               for part in relative.parts for pattern in ignored):
                     _copy_if_changed(file, target / relative)
 
-    # Pelican's StaticGenerator asks these two for every file it might copy.
+    def link_or_copy(static) -> None:
+        place(Path(generator.path) / static.source_path, output / static.save_as)
+
+    # Pelican's StaticGenerator asks these for every file it might copy. A
+    # static file is hard-linked where possible (no bytes copied), else copied;
+    # never a symbolic link, which a deploy could copy as a link.
     generator._file_update_required = update_required
+    generator._link_or_copy_staticfile = link_or_copy
     generator._copy_paths = copy_paths
 
 

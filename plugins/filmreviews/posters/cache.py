@@ -177,6 +177,7 @@ class PosterCache:
         self.cores = workers or os.cpu_count() or 1
         self.settings_key = encode_fingerprint(self.widths, self.jpeg_widths, max_pixels)
         self.sources: dict[Path, _Source] = {}
+        self.resolved: dict[Path, Path] = {}  # as requested -> resolved
         self.requested: dict[tuple[Path, CardText], Cached] = {}
         self.cards_wanted: set[Path] = set()
         self.jobs: list[_Job] = []
@@ -189,7 +190,9 @@ class PosterCache:
 
     def request(self, request: PosterRequest) -> Cached:
         """Where this poster's files are (or will be), starting their encoding if needed."""
-        path = Path(request.source).resolve()
+        path = self.resolved.get(request.source)
+        if path is None:
+            path = self.resolved[request.source] = Path(request.source).resolve()
         known = self.requested.get((path, request.card))
         if known is not None:
             return known
