@@ -73,9 +73,12 @@ class FacetMaker:
         self.regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS",
                                        DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
         self.use_unicode = settings.get("SLUGIFY_USE_UNICODE", False)
+        self.slugs: dict[str, str] = {}  # a director or genre is named on many reviews
 
     def slug(self, name: str) -> str:
-        return slugify(name, regex_subs=self.regex_subs, use_unicode=self.use_unicode)
+        if name not in self.slugs:
+            self.slugs[name] = slugify(name, regex_subs=self.regex_subs, use_unicode=self.use_unicode)
+        return self.slugs[name]
 
     def make(self, kind: str, name: str) -> Facet | None:
         slug = name if kind in ("year", "decade") else self.slug(name)

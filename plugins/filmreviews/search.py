@@ -165,9 +165,8 @@ class PagefindService:
                    + (f": {said[-1]}" if said else ""))
 
 
-def _page_url(output: Path, path: Path) -> str:
-    """The address Pagefind gives a file under the site root: folders for index.html."""
-    relative = path.relative_to(output).as_posix()
+def _page_url(relative: str) -> str:
+    """The address Pagefind gives a file under the site root (path relative to it): folders for index.html."""
     if relative == "index.html":
         return "/"
     if relative.endswith("/index.html"):
@@ -180,6 +179,7 @@ class SearchIndex:
 
     def __init__(self, output: Path, cache: Path, executable: Path):
         self.output = output
+        self.output_prefix = str(output) + "/"
         self.cache = cache
         self.version = importlib.metadata.version("pagefind")
         self.service = PagefindService(executable)
@@ -192,22 +192,25 @@ class SearchIndex:
         self.rewritten = False  # a page was written twice: index the final files instead
         self.bundles: dict[int, str] = {}  # WriteFiles message id -> bundle key
 
-    def add(self, path: Path) -> None:
+    def add(self, path) -> None:
         """Hand a written page to Pagefind (read, checked and sent in the sender thread)."""
-        path = Path(path)
-        if path.suffix != ".html" or not path.is_relative_to(self.output):
+        # Plain strings: this runs for every file the build writes.
+        path = str(path)
+        if not path.endswith(".html") or not path.startswith(self.output_prefix):
             return
-        if path.relative_to(self.output).parts[0] == BUNDLE_DIR:
+        relative = path[len(self.output_prefix):]
+        if relative.startswith(BUNDLE_DIR + "/"):
             return
-        url = _page_url(self.output, path)
+        url = _page_url(relative)
         if url in self.seen:
             self.rewritten = True
             return
         self.seen.add(url)
         self.page_requests.append(self.service.request(make_payload=lambda: self._page_payload(path, url)))
 
-    def _page_payload(self, path: Path, url: str) -> dict | None:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    def _page_payload(self, path: str, url: str) -> dict | None:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
         if MARKER not in text:
             return None
         self.pages[url] = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -281,7 +284,7 @@ def _index_files(output: Path, cache: Path) -> int:
     """Index the pages as they are in the output folder now."""
     index = SearchIndex(output, cache, get_executable())
     for path in sorted(output.rglob("*.html")):
-        index.add(path)
+        index.add(str(path))
     return index.finish(None)
 
 
@@ -338,7 +341,8 @@ def start_index(generators) -> None:
         logger.info("Search index skipped: FILMREVIEWS_SEARCH is False, so the search page "
                     "will only offer the browse pages")
         return
-    output = Path(generators[0].output_path).resolve()
+    # As Pelican names the files it writes (absolute, symbolic links kept).
+    output = Path(os.path.abspath(generators[0].output_path))
     if importlib.util.find_spec("pagefind") is None or (executable := get_executable()) is None:
         _problem("pagefind", "not installed", "the pagefind package in this Python environment "
                  "(pyproject.toml: pagefind[bin]), or FILMREVIEWS_SEARCH = False to build without search")
@@ -356,7 +360,7 @@ def start_index(generators) -> None:
 def page_written(path, context=None) -> None:
     """content_written: hand the page to Pagefind."""
     if _current is not None:
-        _current.add(Path(path))
+        _current.add(path)
 
 
 _early_write: int | None = None

@@ -223,24 +223,30 @@ class PosterCache:
         """The source with its cache key, and its derivatives' manifest (or their plan)."""
         source = _Source(path)
         try:
+            source.content_hash = _file_hash(path)
+        except OSError as exc:
+            source.error = f"a readable file ({exc.strerror or exc})"
+            return source
+        source.key = _hash(source.content_hash, self.settings_key)
+        # These very bytes were checked and encoded before: nothing to open.
+        source.manifest = _load_manifest(self.cache / source.key)
+        if source.manifest is not None:
+            return source
+        failed = Path(f"{self.cache / source.key}{FAILED}")
+        if failed.is_file():
+            source.error = failed.read_text(encoding="utf-8")
+            return source
+        try:
             with open_checked(path, self.max_pixels) as image:
                 size = upright_size(image, largest_width(self.widths, self.jpeg_widths))
-            source.content_hash = _file_hash(path)
-            source.key = _hash(source.content_hash, self.settings_key)
         except PosterError as exc:
             source.error = str(exc)
             return source
         except OSError as exc:
             source.error = f"a readable file ({exc.strerror or exc})"
             return source
-        failed = Path(f"{self.cache / source.key}{FAILED}")
-        if failed.is_file():
-            source.error = failed.read_text(encoding="utf-8")
-            return source
-        source.manifest = _load_manifest(self.cache / source.key)
-        if source.manifest is None:
-            source.manifest = manifest_for(size, self.widths, self.jpeg_widths)
-            source.needs_entry = True
+        source.manifest = manifest_for(size, self.widths, self.jpeg_widths)
+        source.needs_entry = True
         return source
 
     def _submit(self, source: _Source, entry: Path | None, cards) -> None:
