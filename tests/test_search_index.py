@@ -56,24 +56,54 @@ def test_a_marked_page_written_after_the_early_bundle_is_still_indexed(tmp_path)
     index = search.SearchIndex(site.resolve(), cache, search.get_executable())
     index.add(_page(site, "first", "alpha words"))
     index.add(_page(site, "list", "not for search", marked=False))
-    early = index.write_bundle()  # as at article_writer_finalized
+    index.write_bundle()  # as at article_writer_finalized
     index.add(_page(site, "late", "omega words"))  # a marked page written afterwards
-    assert index.finish(early) == 2
+    assert index.finish() == 2
     assert set(fragments(site / "pagefind")) == {"/first/", "/late/"}
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1  # only the final bundle is kept
 
 
-def test_the_same_pages_reuse_the_cached_bundle_byte_for_byte(tmp_path):
+def test_the_same_pages_reuse_the_cached_bundle_without_starting_pagefind(tmp_path):
     site, cache = tmp_path / "site", tmp_path / "cache"
     cache.mkdir()
-    runs = []
+    runs, services = [], []
     for _ in range(2):
         index = search.SearchIndex(site.resolve(), cache, search.get_executable())
-        index.add(_page(site, "only", "the same words"))
-        index.finish(index.write_bundle())
+        index.add(_page(site, "one", "the same words"))
+        index.add(_page(site, "two", "more of the same"))
+        index.write_bundle()
+        index.finish()
+        services.append(index.service)
         runs.append({p.relative_to(site).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
                      for p in (site / "pagefind").rglob("*") if p.is_file()})
     assert runs[0] == runs[1]
+    assert services[0] is not None and services[1] is None  # the second build never ran Pagefind
+
+
+def test_a_changed_page_starts_pagefind_with_every_page_so_far(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    cache.mkdir()
+    for words in ("first version", "second version"):
+        index = search.SearchIndex(site.resolve(), cache, search.get_executable())
+        index.add(_page(site, "same", "unchanged words"))
+        index.add(_page(site, "edited", words))
+        index.add(_page(site, "after", "unchanged too"))
+        assert index.finish() == 3
+    assert index.service is not None
+    found = fragments(site / "pagefind")
+    assert set(found) == {"/same/", "/edited/", "/after/"}
+    assert "second version" in found["/edited/"]["content"]
+
+
+def test_a_removed_page_leaves_the_index(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    cache.mkdir()
+    for names in (("kept", "removed"), ("kept",)):
+        index = search.SearchIndex(site.resolve(), cache, search.get_executable())
+        for name in names:
+            index.add(_page(site, name, f"words of {name}"))
+        index.finish()
+    assert set(fragments(site / "pagefind")) == {"/kept/"}
 
 
 def test_pagefind_stopping_is_a_search_problem_not_a_traceback(tmp_path, tmp_path_factory, monkeypatch):

@@ -41,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from reelnotes.files import sync_folder
+from reelnotes.files import atomic_write, sync_folder
 from reelnotes.settings import setting
 
 from . import progress
@@ -175,25 +175,41 @@ def _page_url(relative: str) -> str:
 
 
 class SearchIndex:
-    """One build's index: pages go in as they are written, the bundle comes out at the end."""
+    """One build's index: pages go in as they are written, the bundle comes out at the end.
+
+    A worker thread reads each written page, keeps the ones with the marker
+    and hashes them. While every page so far is one a cached bundle already
+    holds, byte for byte, Pagefind is not even started: a build of unchanged
+    reviews reuses that bundle. At the first page no cached bundle holds,
+    Pagefind starts, is handed the pages seen so far, and then each page as
+    it comes.
+    """
 
     def __init__(self, output: Path, cache: Path, executable: Path):
         self.output = output
         self.output_prefix = str(output) + "/"
         self.cache = cache
+        self.executable = executable
         self.version = importlib.metadata.version("pagefind")
-        self.service = PagefindService(executable)
         self.deadline = time.monotonic() + TIMEOUT_SECONDS
-        self.index_id_request = self.service.request({"type": "NewIndex", "config": None})
+        self.service: PagefindService | None = None
         self.index_id: int | None = None
-        self.pages: dict[str, str] = {}  # url -> sha256 of the page sent (sender thread only)
+        self.pages: dict[str, str] = {}  # url -> sha256 of the marked page (worker thread)
+        self.paths: dict[str, str] = {}  # url -> the file, to hand over when Pagefind starts late
         self.page_requests: list[int] = []
         self.seen: set[str] = set()
         self.rewritten = False  # a page was written twice: index the final files instead
-        self.bundles: dict[int, str] = {}  # WriteFiles message id -> bundle key
+        self.written: dict[str, int | None] = {}  # bundle key -> WriteFiles message id (None: cached)
+        self.candidates = _cached_page_lists(cache, self.version)  # bundles that could still be reused
+        self.failure: str | None = None
+        self.work: queue.Queue = queue.Queue()
+        self.worker = threading.Thread(target=self._work, daemon=True, name="search-pages")
+        self.worker.start()
+
+    # --- Main thread ---------------------------------------------------------------------
 
     def add(self, path) -> None:
-        """Hand a written page to Pagefind (read, checked and sent in the sender thread)."""
+        """Hand a written page over (read, checked and sent in the worker thread)."""
         # Plain strings: this runs for every file the build writes.
         path = str(path)
         if not path.endswith(".html") or not path.startswith(self.output_prefix):
@@ -206,21 +222,106 @@ class SearchIndex:
             self.rewritten = True
             return
         self.seen.add(url)
-        self.page_requests.append(self.service.request(make_payload=lambda: self._page_payload(path, url)))
+        self.work.put(("page", path, url))
 
-    def _page_payload(self, path: str, url: str) -> dict | None:
+    def write_bundle(self) -> None:
+        """The pages so far are likely all there will be: start writing their bundle now."""
+        self.work.put(("write",))
+
+    def finish(self) -> int:
+        """Wait for Pagefind, place the bundle in the output; the number of pages indexed."""
+        self.work.put(None)
+        self.worker.join()
+        try:
+            if self.failure:
+                raise SearchError(self.failure)
+            if self.rewritten:
+                self.kill()
+                return _index_files(self.output, self.cache)
+            key = self._write()  # the final pages: written early, cached, or written now
+            message_id = self.written[key]
+            if message_id is not None:
+                for earlier in self.page_requests:
+                    self.service.answer(earlier, self.deadline)
+                self.service.answer(message_id, self.deadline)
+                for other, other_id in self.written.items():
+                    if other != key and other_id is not None:  # superseded by later pages
+                        shutil.rmtree(self._staging(other), ignore_errors=True)
+                staging = self._staging(key)
+                if (self.cache / key).exists():  # another build made the same bundle meanwhile
+                    shutil.rmtree(staging, ignore_errors=True)
+                else:
+                    staging.rename(self.cache / key)
+                atomic_write(self.cache / f"{key}.pages.json", json.dumps(self.pages, sort_keys=True))
+        finally:
+            if self.service is not None:
+                self.service.close()
+        bundle = self.cache / key
+        os.utime(bundle)  # the most recently used bundle is kept the longest
+        sync_folder(bundle, self.output / BUNDLE_DIR)
+        _forget_old_bundles(self.cache, keep=key)
+        return len(self.pages)
+
+    def kill(self) -> None:
+        if self.service is not None:
+            self.service.kill()
+
+    # --- Worker thread ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            while (item := self.work.get()) is not None:
+                if item[0] == "page":
+                    self._page(*item[1:])
+                elif not self.rewritten:
+                    self._write()
+        except Exception as exc:  # a page that cannot be read, Pagefind gone
+            self.failure = self.failure or (str(exc) if isinstance(exc, SearchError)
+                                            else f"could not hand a page to Pagefind ({exc})")
+            while self.work.get() is not None:  # let the build go on; finish reports it
+                pass
+
+    def _page(self, path: str, url: str) -> None:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
         if MARKER not in text:
-            return None
-        self.pages[url] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return {"type": "AddFile", "index_id": self._index_id(), "url": url,
-                "file_contents": text, "file_path": None}
+            return
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.pages[url], self.paths[url] = digest, path
+        if self.service is None:
+            self.candidates = [pages for pages in self.candidates if pages.get(url) == digest]
+            if self.candidates:
+                return  # a cached bundle holds this very page
+            self._start()  # hands over every page so far, this one included
+        else:
+            self._send(url, text)
 
-    def _index_id(self) -> int:
-        if self.index_id is None:
-            self.index_id = self.service.answer(self.index_id_request, self.deadline)["index_id"]
-        return self.index_id
+    def _start(self) -> None:
+        self.service = PagefindService(self.executable)
+        self.index_id = self.service.answer(self.service.request({"type": "NewIndex", "config": None}),
+                                            self.deadline)["index_id"]
+        for url, path in self.paths.items():
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                self._send(url, handle.read())
+
+    def _send(self, url: str, text: str) -> None:
+        self.page_requests.append(self.service.request({
+            "type": "AddFile", "index_id": self.index_id, "url": url, "file_contents": text, "file_path": None}))
+
+    def _write(self) -> str:
+        """Make sure the bundle of the pages so far is cached or being written; its key."""
+        key = self._bundle_key()
+        if key in self.written:
+            return key
+        if (self.cache / key / "pagefind.js").is_file():
+            self.written[key] = None
+            return key
+        if self.service is None:
+            self._start()  # no cached bundle holds exactly these pages (one was removed)
+        shutil.rmtree(self._staging(key), ignore_errors=True)
+        self.written[key] = self.service.request({"type": "WriteFiles", "index_id": self.index_id,
+                                                  "output_path": str(self._staging(key))})
+        return key
 
     def _bundle_key(self) -> str:
         digest = hashlib.sha256(f"pagefind {self.version}\n".encode())
@@ -231,53 +332,17 @@ class SearchIndex:
     def _staging(self, key: str) -> Path:
         return self.cache / f"{key}.tmp-{os.getpid()}"
 
-    def write_bundle(self) -> int:
-        """Queue writing the bundle of every page handed over so far, unless the cache
-        has it; returns the request's id. Never waits: the key is worked out in the
-        sender thread, after the pages before it."""
-        holder: dict[str, int] = {}
 
-        def payload() -> dict | None:
-            key = self._bundle_key()
-            self.bundles[holder["id"]] = key
-            if (self.cache / key / "pagefind.js").is_file():
-                return None
-            shutil.rmtree(self._staging(key), ignore_errors=True)
-            return {"type": "WriteFiles", "index_id": self._index_id(), "output_path": str(self._staging(key))}
-
-        holder["id"] = self.service.request(make_payload=payload)
-        return holder["id"]
-
-    def finish(self, early_write: int | None) -> int:
-        """Wait for Pagefind, place the bundle in the output; the number of pages indexed."""
-        try:
-            if self.rewritten:
-                self.service.kill()
-                return _index_files(self.output, self.cache)
-            for message_id in self.page_requests:
-                self.service.answer(message_id, self.deadline)
-            write = early_write
-            if write is not None:
-                self.service.answer(write, self.deadline)
-            if write is None or self.bundles[write] != self._bundle_key():
-                if write is not None:  # pages with the marker came after the early write
-                    shutil.rmtree(self._staging(self.bundles[write]), ignore_errors=True)
-                write = self.write_bundle()
-                self.service.answer(write, self.deadline)
-            key = self.bundles[write]
-            staging = self._staging(key)
-            if staging.is_dir():
-                if (self.cache / key).exists():  # another build made the same bundle meanwhile
-                    shutil.rmtree(staging, ignore_errors=True)
-                else:
-                    staging.rename(self.cache / key)
-        finally:
-            self.service.close()
-        bundle = self.cache / key
-        os.utime(bundle)  # the most recently used bundle is kept the longest
-        sync_folder(bundle, self.output / BUNDLE_DIR)
-        _forget_old_bundles(self.cache, keep=key)
-        return len(self.pages)
+def _cached_page_lists(cache: Path, version: str) -> list[dict]:
+    """The pages of each cached bundle, as {url: sha256}."""
+    found = []
+    for listing in cache.glob("*.pages.json"):
+        if (cache / listing.name.removesuffix(".pages.json") / "pagefind.js").is_file():
+            try:
+                found.append(json.loads(listing.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+    return found
 
 
 def _index_files(output: Path, cache: Path) -> int:
@@ -285,7 +350,7 @@ def _index_files(output: Path, cache: Path) -> int:
     index = SearchIndex(output, cache, get_executable())
     for path in sorted(output.rglob("*.html")):
         index.add(str(path))
-    return index.finish(None)
+    return index.finish()
 
 
 def _forget_old_bundles(cache: Path, keep: str) -> None:
@@ -363,35 +428,30 @@ def page_written(path, context=None) -> None:
         _current.add(path)
 
 
-_early_write: int | None = None
-
-
 def review_pages_written(generator, writer) -> None:
     """article_writer_finalized: every review page is out; write the bundle while the rest is built."""
-    global _early_write
     if _current is not None:
-        _early_write = _current.write_bundle()
+        _current.write_bundle()
 
 
 def finish_index(pelican) -> None:
     """finalized: wait for Pagefind and place the bundle in the output."""
-    global _current, _early_write
+    global _current
     index, _current = _current, None
-    early_write, _early_write = _early_write, None
     if index is None:
         return
     bundle = index.output / BUNDLE_DIR
     if _taken(bundle):  # a static file may have been copied there since the start
-        index.service.kill()
+        index.kill()
         return
     try:
-        pages = index.finish(early_write)
+        pages = index.finish()
     except SearchError as exc:
-        index.service.kill()
+        index.kill()
         _problem("pagefind", str(exc), f"a search index in {bundle}")
         return
     except OSError as exc:
-        index.service.kill()
+        index.kill()
         _problem(str(bundle), f"could not be written ({exc.strerror or exc})", "a search index there")
         return
     logger.info("Search index: %d review pages indexed into %s", pages, bundle)
@@ -400,7 +460,7 @@ def finish_index(pelican) -> None:
 
 def abandon(*args, **kwargs) -> None:
     """Stop a build's Pagefind process that will not be finished (the build failed)."""
-    global _current, _early_write
-    index, _current, _early_write = _current, None, None
+    global _current
+    index, _current = _current, None
     if index is not None:
-        index.service.kill()
+        index.kill()
