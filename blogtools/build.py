@@ -15,7 +15,7 @@ from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filmreviews import content_cache, posters, problems, search
+from filmreviews import content_cache, output, posters, problems, search
 from filmreviews.posters import placement
 
 from blogtools.progress import showing_progress
@@ -92,7 +92,8 @@ def is_problem(message: str) -> bool:
 
 
 def build_site(settings_file: str | Path, output_path: str | Path,
-               overrides: dict | None = None, root: Path = ROOT, progress: bool | None = None) -> BuildResult:
+               overrides: dict | None = None, root: Path = ROOT, progress: bool | None = None,
+               split_pages: bool = True) -> BuildResult:
     """Build the site from `root` into `output_path`; never raises for bad content.
 
     Pages are written while posters are still being encoded, naming the files
@@ -102,15 +103,22 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     returned.
 
     `progress`: what the build is doing, on stderr (blogtools.progress): None
-    or True shows it, False keeps quiet.
+    or True shows it, False keeps quiet. `split_pages`: on a machine with more
+    than one core, a second process renders the list pages while this one
+    renders the reviews (filmreviews.output); a caller with threads of its own
+    that must not be forked can say False.
     """
     output_path = Path(output_path).resolve()
+    # Two processes render the pages (filmreviews.output): only in builds this
+    # function runs, which make sure the second one never outlives them.
+    output.write_in_two_processes(split_pages)
     try:
         with showing_progress(progress):
             result = _build_once(settings_file, output_path, overrides, root)
             if placement.rebuild_needed and result.error is None:
                 result = _build_once(settings_file, output_path, overrides, root)
     finally:
+        output.write_in_two_processes(False)
         placement.forget_carried()
     result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
         if (output_path / "reviews").is_dir() else 0
@@ -144,9 +152,12 @@ def _build_once(settings_file, output_path: Path, overrides: dict | None, root: 
             pelican = Pelican(settings)
             pelican.run()
     except Exception as exc:  # reported, not raised: the caller decides what to do
+        output.leave_if_list_writer(exc)
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
-        # A build that stopped half-way leaves Pagefind and the encoders running.
+        output.leave_if_list_writer(None)  # the list writer exits here, whatever happened
+        # A build that stopped half-way leaves Pagefind, the encoders and the list writer running.
+        output.abandon()
         search.abandon()
         posters.abandon()
         content_cache.finish()

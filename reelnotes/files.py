@@ -111,8 +111,9 @@ def place(source: str | Path, target: str | Path) -> bool:
     except FileExistsError:
         pass
     except FileNotFoundError:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        return place(source, target)
+        if not os.path.exists(source):
+            raise
+        Path(target).parent.mkdir(parents=True, exist_ok=True)  # then linked or copied below
     except OSError:
         pass  # links not possible here: copied below
     target = Path(target)

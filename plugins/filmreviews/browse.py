@@ -24,6 +24,7 @@ from pelican.utils import slugify
 
 from reelnotes.settings import browse_patterns, setting
 
+from . import output
 from .catalog import display_path
 from .problems import Problem, report, report_settings
 
@@ -297,6 +298,8 @@ class BrowseGenerator(Generator):
                 kind=key, title=label, sections=listed,
                 facets=[pair for _, pairs in listed for pair in pairs],
             )
+        # The last pages rendered from templates: the list writer's share ends here.
+        output.join_list_writer()
 
     def index_url_for(self, kind: str) -> str:
         for key, _, sections in INDEXES:

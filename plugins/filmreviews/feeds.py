@@ -24,7 +24,7 @@ from pelican.utils import sanitised_join, set_date_tzinfo, slugify
 
 from reelnotes.settings import setting
 
-from .output import KeepUnchangedWriter
+from .output import KeepUnchangedWriter, is_list_writer
 from .problems import report_settings
 from .review import plain_text
 from .structured_data import absolute_url, site_root
@@ -213,6 +213,8 @@ class ReviewFeedWriter(KeepUnchangedWriter):
 
     def write_feed(self, elements, context, path=None, url=None, feed_type="atom",
                    override_output=False, feed_title=None):
+        if is_list_writer():
+            return None  # the build writes the feeds (output.py)
         feed = build_feed(elements, self.settings, feed_type=feed_type,
                           feed_url=feed_url_for(self.settings, url or path or ""),
                           title=feed_title)

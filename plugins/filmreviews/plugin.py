@@ -44,6 +44,9 @@ def register():
     # page as it is written; the bundle is written once the review pages are out.
     signals.all_generators_finalized.connect(search.start_index)
     signals.content_written.connect(search.page_written)
+    output.written_elsewhere.connect(search.pages_written_elsewhere)
+    # Pages are rendered by two processes when the build asks for it (output.py).
+    signals.initialized.connect(output.start)
     signals.article_writer_finalized.connect(search.review_pages_written)
     signals.finalized.connect(search.finish_index)
     signals.finalized.connect(posters.finish_posters)

@@ -44,7 +44,7 @@ from pathlib import Path
 from reelnotes.files import atomic_write, sync_folder
 from reelnotes.settings import setting
 
-from . import progress
+from . import output, progress
 from .problems import Problem, report, report_settings
 
 logger = logging.getLogger(__name__)
@@ -423,9 +423,16 @@ def start_index(generators) -> None:
 
 
 def page_written(path, context=None) -> None:
-    """content_written: hand the page to Pagefind."""
-    if _current is not None:
+    """content_written: hand the page to Pagefind (once it is on disk)."""
+    if _current is not None and not output.rendered_elsewhere(path):
         _current.add(path)
+
+
+def pages_written_elsewhere(sender, paths) -> None:
+    """output.written_elsewhere: the list pages, now on disk."""
+    if _current is not None:
+        for path in paths:
+            _current.add(path)
 
 
 def review_pages_written(generator, writer) -> None:
