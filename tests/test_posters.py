@@ -404,3 +404,33 @@ def test_widths_never_exceed_the_source():
     assert plan_widths(600, ALL_WIDTHS) == (185, 342, 500)
     assert plan_widths(780, ALL_WIDTHS) == ALL_WIDTHS
     assert plan_widths(120, ALL_WIDTHS) == (120,)
+
+
+# --- Pages name derivatives before they exist ------------------------------------------------
+
+@pytest.mark.parametrize("name, make", [
+    # A big JPEG decodes at a reduced scale (draft): the size comes out smaller than the header's.
+    ("big.jpg", lambda p: draw((2400, 3600)).save(p, quality=85)),
+    # Turned a quarter by its EXIF orientation: width and height swap.
+    ("turned.jpg", lambda p: draw((900, 600)).save(p, exif=_orientation(6))),
+    ("mirrored.jpg", lambda p: draw((700, 1000)).save(p, exif=_orientation(2))),
+    ("odd.png", lambda p: draw((701, 999), (20, 90, 200)).save(p)),
+    ("small.webp", lambda p: draw((150, 225)).save(p, quality=80)),
+])
+def test_the_planned_derivatives_are_the_ones_the_encoder_writes(tmp_path, name, make):
+    from filmreviews.posters.decode import decode, open_checked, upright_size
+    from filmreviews.posters.encode import largest_width, manifest_for
+
+    path = tmp_path / name
+    make(path)
+    widest = largest_width(ALL_WIDTHS, (500,))
+    with open_checked(path, 40_000_000) as image:
+        planned = manifest_for(upright_size(image, widest), ALL_WIDTHS, (500,))
+    decoded = decode(path, 40_000_000, widest)
+    assert planned == manifest_for(decoded.size, ALL_WIDTHS, (500,))
+
+
+def _orientation(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()
