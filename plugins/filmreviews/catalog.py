@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from blinker import signal
-from pelican.contents import Article, Page
+from pelican.contents import Article, Content, Page
 from pelican.readers import MarkdownReader
 
 from reelnotes import contract
@@ -82,6 +82,8 @@ def pin_urls(generators) -> None:
     for generator in generators:
         for name in lists:
             for content in getattr(generator, name, None) or ():
+                if not isinstance(content, Content):
+                    continue  # e.g. the stats generator's own list of pages
                 if not hasattr(content, "override_url"):
                     content.override_url = content.url
                 if not hasattr(content, "override_save_as"):
