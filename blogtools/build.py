@@ -103,14 +103,16 @@ def build_site(settings_file: str | Path, output_path: str | Path,
 
     `progress`: what the build is doing, on stderr (blogtools.progress): None
     or True shows it, False keeps quiet. `split_pages`: on a machine with more
-    than one core, a second process renders the list pages while this one
-    renders the reviews (filmreviews.output); a caller with threads of its own
-    that must not be forked can say False.
+    than one core, a second process reads half of the reviews the content
+    cache lacks (filmreviews.content_cache) and later renders the list pages
+    while this one renders the reviews (filmreviews.output); a caller with
+    threads of its own that must not be forked can say False.
     """
     output_path = Path(output_path).resolve()
     # Two processes render the pages (filmreviews.output): only in builds this
     # function runs, which make sure the second one never outlives them.
     output.write_in_two_processes(split_pages)
+    content_cache.read_ahead_in_another_process(split_pages)
     try:
         with showing_progress(progress):
             result = _build_once(settings_file, output_path, overrides, root)
@@ -118,6 +120,7 @@ def build_site(settings_file: str | Path, output_path: str | Path,
                 result = _build_once(settings_file, output_path, overrides, root)
     finally:
         output.write_in_two_processes(False)
+        content_cache.read_ahead_in_another_process(False)
         placement.forget_carried()
     result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
         if (output_path / "reviews").is_dir() else 0

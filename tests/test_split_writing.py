@@ -54,3 +54,41 @@ def test_a_list_page_that_cannot_be_rendered_fails_the_build_once(tmp_path, tmp_
     assert result.error and "Writing the list pages failed" in result.error
     assert "no_such_macro" in result.error
     assert (tmp_path / "out" / "reviews" / "her-2013" / "index.html").is_file()  # the build's own pages
+
+
+def test_reviews_read_ahead_by_a_second_process_give_the_same_site_and_problems(tmp_path, tmp_path_factory):
+    from filmreviews import content_cache
+
+    from benchmarks import corpus
+
+    site = copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
+    content = site / "content"
+    # Enough reviews the cache lacks to be worth a second reader; no poster files,
+    # so every review also reports a problem, which must come back from that process.
+    corpus.generate_corpus(content / "reviews-generated", reviews=content_cache.READ_AHEAD_FROM + 20, posters=False)
+    for review in (content / "reviews-generated" / "reviews").glob("*.md"):
+        review.rename(content / "reviews" / review.name)
+    one = build_site(site / "pelicanconf.py", tmp_path / "one", root=site, progress=False, split_pages=False,
+                     overrides={"CACHE_PATH": str(tmp_path / "cache-one")})
+    waited = []
+    original = content_cache._ReadAhead.wait_for
+
+    def counting(self, key, cache):
+        waited.append(key)
+        return original(self, key, cache)
+
+    content_cache._ReadAhead.wait_for = counting
+    try:
+        two = build_site(site / "pelicanconf.py", tmp_path / "two", root=site, progress=False, split_pages=True,
+                         overrides={"CACHE_PATH": str(tmp_path / "cache-two")})
+    finally:
+        content_cache._ReadAhead.wait_for = original
+    assert len(waited) >= content_cache.READ_AHEAD_FROM // 2  # half the reviews came from the other process
+    assert one.error is None and two.error is None
+    assert sorted(one.problems) == sorted(two.problems)
+    assert len([p for p in two.problems if "Poster" in p]) >= content_cache.READ_AHEAD_FROM
+    assert _without_generated(tree(tmp_path / "one")) == _without_generated(tree(tmp_path / "two"))
+    # What the second process read is in the cache: the next build reads nothing.
+    three = build_site(site / "pelicanconf.py", tmp_path / "three", root=site, progress=False,
+                       overrides={"CACHE_PATH": str(tmp_path / "cache-two")})
+    assert content_cache.last_counts[1] == 0 and three.problems == two.problems

@@ -31,7 +31,11 @@ import functools
 import hashlib
 import io
 import logging
+import os
 import pickle
+import shutil
+import signal as signal_module
+import tempfile
 from pathlib import Path
 
 from reelnotes.files import atomic_write
@@ -85,8 +89,10 @@ class ContentCache:
         self.file = folder / f"{fingerprint_hex[:32]}.pickle"
         self.settings = settings
         self.entries: dict | None = None  # loaded at the first read
+        self.stored: frozenset = frozenset()  # the keys the file held
         self.used: dict = {}
         self.hits = self.misses = 0
+        self.helper: _ReadAhead | None = None  # a second process reading sources ahead
 
     def _load(self) -> dict:
         if self.entries is None:
@@ -96,6 +102,7 @@ class ContentCache:
                     unpickler = pickle.Unpickler(handle)
                     unpickler.persistent_load = self._load_persistent
                     self.entries = unpickler.load()
+                    self.stored = frozenset(self.entries)
             except FileNotFoundError:
                 pass
             except Exception as exc:  # a damaged or foreign file: start again, say so quietly
@@ -119,8 +126,13 @@ class ContentCache:
             data = path.read_bytes()
         except OSError:
             return read_source()  # the reader reports it as it always does
-        key = ("read", str(path.resolve()), hashlib.sha256(data).hexdigest())
+        key = _read_key(path, data)
         entry = self._load().get(key)
+        if entry is None and self.helper is not None and key in self.helper.keys:
+            entry = self.helper.wait_for(key, self)
+            if entry is not None:
+                self.hits -= 1  # read in this build, by the other process
+                self.misses += 1
         if entry is not None:
             self.hits += 1
             result, records, reported = entry
@@ -153,9 +165,24 @@ class ContentCache:
         self.used[key] = result
         return result
 
+    def dump_bytes(self, value) -> bytes:
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = self._persistent_id
+        pickler.dump(value)
+        return buffer.getvalue()
+
+    def load_bytes(self, data: bytes):
+        unpickler = pickle.Unpickler(io.BytesIO(data))
+        unpickler.persistent_load = self._load_persistent
+        return unpickler.load()
+
     def save(self) -> None:
         """Keep what this build used, and nothing else, in one step."""
-        if not self.used or self.used.keys() == (self.entries or {}).keys():
+        if self.helper is not None:
+            self.helper.close(self)
+            self.helper = None
+        if not self.used or self.used.keys() == self.stored:
             return  # nothing new: the file already holds exactly this
         buffer = io.BytesIO()
         pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
@@ -167,6 +194,161 @@ class ContentCache:
             return
         atomic_write(self.file, buffer.getvalue())
         _forget_old_files(self.file.parent, keep=self.file)
+
+
+def _read_key(path: Path, data: bytes) -> tuple:
+    return ("read", str(path.resolve()), hashlib.sha256(data).hexdigest())
+
+
+class _ReadAhead:
+    """A second process that reads the later half of the reviews the cache lacks.
+
+    Pelican reads sources one after the other. When many are missing from the
+    cache (a first build, a changed setting), a forked process reads the
+    second half of them, in the order Pelican will ask for them, while the
+    build reads the first half: Markdown and typogrify on two cores. Each
+    result comes back as a cache entry (with the warnings and problems the
+    read reported) and typogrify's results for its body, title and summary,
+    exactly as a cache hit would give them; a source it could not read is
+    read by the build as usual.
+    """
+
+    def __init__(self, pid: int, pipe: int, keys: set, folder: Path):
+        self.pid, self.pipe, self.keys, self.folder = pid, pipe, keys, folder
+        self.buffer = bytearray()
+        self.done = False
+
+    def wait_for(self, key, cache: ContentCache):
+        while key not in cache.entries and not self.done:
+            self._receive(cache)
+        return cache.entries.get(key)
+
+    def _receive(self, cache: ContentCache) -> None:
+        """The next finished file of entries: its name comes through the pipe (a
+        pipe holds only so much, and the reader must never wait for the build)."""
+        while b"\n" not in self.buffer:
+            chunk = os.read(self.pipe, 1 << 16)
+            if not chunk:
+                self.done = True
+                return
+            self.buffer += chunk
+        name, _, rest = bytes(self.buffer).partition(b"\n")
+        self.buffer = bytearray(rest)
+        path = self.folder / name.decode()
+        for key, value in cache.load_bytes(path.read_bytes()):
+            cache.entries.setdefault(key, value)
+        path.unlink()
+
+    def close(self, cache: ContentCache | None) -> None:
+        """Take whatever is left, and let the process go."""
+        try:
+            while cache is not None and not self.done:
+                self._receive(cache)
+        finally:
+            os.close(self.pipe)
+            try:
+                if cache is None:
+                    os.kill(self.pid, signal_module.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_read_ahead_enabled = False
+
+
+def read_ahead_in_another_process(enabled: bool) -> None:
+    """Whether builds may read sources in a second process (blogtools.build turns it on)."""
+    global _read_ahead_enabled
+    _read_ahead_enabled = enabled and (os.cpu_count() or 1) > 1 and hasattr(os, "fork")
+
+
+READ_AHEAD_FROM = 40  # fewer missing sources are not worth a process
+
+
+def read_ahead(generator) -> None:
+    """article_generator_init: if many reviews are missing from the cache, read half in another process."""
+    cache = _current
+    if cache is None or not _read_ahead_enabled or cache.helper is not None:
+        return
+    settings = generator.settings
+    # The very set Pelican iterates a moment later, so the order is the one it reads in.
+    files = list(generator.get_files(settings["ARTICLE_PATHS"], exclude=settings["ARTICLE_EXCLUDES"]))
+    entries = cache._load()
+    missing = []
+    for relative in files:
+        path = Path(generator.path) / relative
+        try:
+            key = _read_key(path, path.read_bytes())
+        except OSError:
+            continue
+        if key not in entries:
+            missing.append((path, key))
+    if len(missing) < READ_AHEAD_FROM:
+        return
+    later = missing[len(missing) // 2:]
+    folder = Path(tempfile.mkdtemp(prefix="reelnotes-read-ahead-"))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        cache.helper = _ReadAhead(pid, read_end, {key for _, key in later}, folder)
+        return
+    os.close(read_end)
+    try:
+        _read_in_helper(generator, cache, later, write_end, folder)
+    finally:
+        os._exit(0)
+
+
+def _read_in_helper(generator, cache: ContentCache, later, pipe: int, folder: Path) -> None:
+    """In the forked process: read each source, send its entries, never return."""
+    from blinker import NamedSignal
+    from pelican.plugins import signals as pelican_signals
+
+    for value in vars(pelican_signals).values():
+        if isinstance(value, NamedSignal):
+            value.is_muted = True
+    for name in ("", "pelican", "filmreviews"):
+        log = logging.getLogger(name)
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+    settings = generator.settings
+    for number, (path, _key) in enumerate(later):
+        reader = generator.readers.readers.get(path.suffix.lstrip("."))
+        if reader is None:
+            continue
+        before = set(cache.used)
+        try:
+            content, metadata = reader.read(str(path))  # through the cache: captured for replay
+            _typogrify_as_pelican_does(settings, content, metadata)
+        except Exception:
+            continue  # the build reads it again and reports what is wrong
+        fresh = [(k, cache.used[k]) for k in cache.used if k not in before]
+        name = f"{number}.pickle"
+        (folder / f"{name}.tmp").write_bytes(cache.dump_bytes(fresh))
+        os.rename(folder / f"{name}.tmp", folder / name)
+        os.write(pipe, f"{name}\n".encode())
+
+
+def _typogrify_as_pelican_does(settings, content, metadata) -> None:
+    """Call typogrify on the body, title and summary with the arguments Pelican's
+    reader uses, so its results are in the cache when the build asks."""
+    if not settings.get("TYPOGRIFY"):
+        return
+    import smartypants
+    import typogrify.filters as filters
+
+    dashes = settings.get("TYPOGRIFY_DASHES")
+    attributes = {"oldschool": smartypants.Attr.set2,
+                  "oldschool_inverted": smartypants.Attr.set3}.get(dashes, smartypants.Attr.set1)
+    smartypants.Attr.default = attributes | smartypants.Attr.w
+    ignore = settings["TYPOGRIFY_IGNORE_TAGS"]
+    omit = dict.fromkeys(settings["TYPOGRIFY_OMIT_FILTERS"], False)
+    for text in (content, metadata.get("title"), metadata.get("summary")):
+        if text:
+            filters.typogrify(text, ignore, **omit)
 
 
 def _forget_old_files(folder: Path, keep: Path) -> None:
@@ -196,9 +378,16 @@ def start(pelican) -> None:
 
 
 def cache_readers(readers) -> None:
-    """readers_init: every reader's results go through the cache."""
+    """readers_init: every reader's results go through the cache.
+
+    Not the static files' reader (Pelican's BaseReader): it reads nothing, and
+    hashing every poster to cache nothing would be the only work it caused.
+    """
+    from pelican.readers import BaseReader
+
     for fmt, reader_class in list(readers.reader_classes.items()):
-        if reader_class and not getattr(reader_class, "cached_by_filmreviews", False):
+        if (reader_class and reader_class is not BaseReader
+                and not getattr(reader_class, "cached_by_filmreviews", False)):
             readers.reader_classes[fmt] = _cached_reader(reader_class)
 
 
@@ -262,6 +451,9 @@ def save(*args, **kwargs) -> None:
 def finish(*args, **kwargs) -> None:
     """finalized (and a failed build): the build's cache is closed; typogrify is itself again."""
     global _current, _typogrify_original
+    if _current is not None and _current.helper is not None:
+        _current.helper.close(None)
+        _current.helper = None
     _current = None
     if _typogrify_original is not None:
         import typogrify.filters as filters

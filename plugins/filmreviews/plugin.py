@@ -26,6 +26,7 @@ def register():
     # summaries read as text; an unchanged source's reading comes from the cache.
     signals.initialized.connect(content_cache.start)
     signals.readers_init.connect(content_cache.cache_readers)
+    signals.article_generator_init.connect(content_cache.read_ahead)
     signals.readers_init.connect(catalog.guard_metadata)
     signals.readers_init.connect(catalog.summaries_as_text)
     signals.content_object_init.connect(catalog.attach_review)

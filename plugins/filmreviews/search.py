@@ -83,11 +83,10 @@ class PagefindService:
         for thread in self.threads:
             thread.start()
 
-    def request(self, payload: dict | None = None, make_payload=None) -> int:
-        """Queue a request; `make_payload` (called in the sender thread) may build
-        it lazily and return None to send nothing. Returns the message id."""
+    def request(self, payload: dict) -> int:
+        """Queue a request; its message id, to wait for the answer with."""
         self.last_id += 1
-        self.outbox.put((self.last_id, payload, make_payload))
+        self.outbox.put((self.last_id, payload))
         return self.last_id
 
     def answer(self, message_id: int, deadline: float) -> dict:
@@ -129,14 +128,7 @@ class PagefindService:
     def _send(self) -> None:
         try:
             while (item := self.outbox.get()) is not None:
-                message_id, payload, make_payload = item
-                if make_payload is not None:
-                    payload = make_payload()
-                if payload is None:
-                    with self.answered:  # nothing to send: answered at once
-                        self.answers[message_id] = {"type": "Skipped"}
-                        self.answered.notify_all()
-                    continue
+                message_id, payload = item
                 message = json.dumps({"message_id": message_id, "payload": payload})
                 self.process.stdin.write(base64.b64encode(message.encode("utf-8")) + b",")
                 self.process.stdin.flush()
