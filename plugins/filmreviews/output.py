@@ -54,7 +54,7 @@ class _Pending(io.StringIO):
 
 class KeepUnchangedWriter(Writer):
     def write_file(self, name, template, context, *args, **kwargs):
-        if _enabled and _split is None and name:
+        if _enabled and _split is None and not _split_done and name:
             _start_split(self)
         if _split is not None and template is not None:
             mine = (getattr(template, "name", None) in PAGES_OF_THE_BUILD) != _split.is_list_writer
@@ -185,6 +185,7 @@ class _ListWriter:
 
 
 _split: _ListWriter | None = None
+_split_done = False  # a build splits once: pages after the browse pages (stats...) are the build's own
 _enabled = False
 
 
@@ -209,7 +210,8 @@ def rendered_elsewhere(path) -> bool:
 
 
 def _start_split(writer) -> None:
-    global _split
+    global _split, _split_done
+    _split_done = True
     split = _ListWriter()
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -311,4 +313,6 @@ def abandon() -> None:
 
 def start(pelican) -> None:
     """initialized: no split from an earlier build."""
+    global _split_done
     abandon()
+    _split_done = False
