@@ -134,7 +134,16 @@ class PagefindService:
                 self.process.stdin.flush()
             self.process.stdin.close()
         except Exception as exc:  # a dead process or a page that cannot be read
+            if isinstance(exc, OSError) and self._stopped():
+                return  # Pagefind is gone: the reader says how it ended, which says more
             self._fail(f"could not hand a request to Pagefind ({exc})")
+
+    def _stopped(self) -> bool:
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def _read(self) -> None:
         pending = b""
