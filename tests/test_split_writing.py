@@ -57,9 +57,8 @@ def test_a_list_page_that_cannot_be_rendered_fails_the_build_once(tmp_path, tmp_
 
 
 def test_reviews_read_ahead_by_a_second_process_give_the_same_site_and_problems(tmp_path, tmp_path_factory):
-    from filmreviews import content_cache
-
     from benchmarks import corpus
+    from filmreviews import content_cache
 
     site = copy_site(tmp_path / "site", shared_poster_cache(tmp_path_factory))
     content = site / "content"
