@@ -97,9 +97,13 @@ JINJA_ENVIRONMENT = {
     "extensions": [],
 }
 TYPOGRIFY = True  # curly quotes, dashes, ellipses, widows, small caps
-# Poster derivatives (AVIF, WebP, JPEG) at these widths, never wider than the
+# Poster derivatives in AVIF and WebP at these widths, never wider than the
 # source; encoded once into the cache folder (relative to the project root, gitignored).
 FILMREVIEWS_POSTER_WIDTHS = [185, 342, 500, 780]
+# The JPEG fallback (old browsers' <img>, feeds, structured data): one width.
+# Every browser that reads srcset also shows WebP, so more widths would only
+# be encoded and uploaded, never fetched.
+FILMREVIEWS_POSTER_JPEG_WIDTHS = [500]
 FILMREVIEWS_POSTER_CACHE = "cache/posters"
 MARKDOWN = {
     "extension_configs": {

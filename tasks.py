@@ -42,14 +42,20 @@ def _remainder():
     return shlex.split(getattr(program.core, "remainder", "") or "") if program.core else []
 
 
-@task
-def clean(c):
-    """Remove the generated site (output/)."""
+@task(help={"cache": "also prune the build caches: poster derivatives no review uses, "
+                     "and the content, search and template caches"})
+def clean(c, cache=False):
+    """Empty output/ (--cache: prune the build caches too)."""
     output = _output_path()
     if output.is_dir():
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     print(f"Emptied {output}")
+    if cache:
+        from blogtools.caches import clean_caches
+
+        for line in clean_caches(_settings(), ROOT):
+            print(line)
 
 
 @task

@@ -15,7 +15,9 @@ from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filmreviews import problems
+from blogtools.progress import showing_progress
+from filmreviews import content_cache, output, posters, problems, search
+from filmreviews.posters import placement
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,8 +91,43 @@ def is_problem(message: str) -> bool:
 
 
 def build_site(settings_file: str | Path, output_path: str | Path,
-               overrides: dict | None = None, root: Path = ROOT) -> BuildResult:
-    """Build the site from `root` into `output_path`; never raises for bad content."""
+               overrides: dict | None = None, root: Path = ROOT, progress: bool | None = None,
+               split_pages: bool = True) -> BuildResult:
+    """Build the site from `root` into `output_path`; never raises for bad content.
+
+    Pages are written while posters are still being encoded, naming the files
+    the encoder will write. When a poster turns out unusable after all (its
+    header was fine, its data is not), those pages are wrong: the site is then
+    built once more, from the caches, and that build's result is the one
+    returned.
+
+    `progress`: what the build is doing, on stderr (blogtools.progress): None
+    or True shows it, False keeps quiet. `split_pages`: on a machine with more
+    than one core, a second process reads half of the reviews the content
+    cache lacks (filmreviews.content_cache) and later renders the list pages
+    while this one renders the reviews (filmreviews.output); a caller with
+    threads of its own that must not be forked can say False.
+    """
+    output_path = Path(output_path).resolve()
+    # Two processes render the pages (filmreviews.output): only in builds this
+    # function runs, which make sure the second one never outlives them.
+    output.write_in_two_processes(split_pages)
+    content_cache.read_ahead_in_another_process(split_pages)
+    try:
+        with showing_progress(progress):
+            result = _build_once(settings_file, output_path, overrides, root)
+            if placement.rebuild_needed and result.error is None:
+                result = _build_once(settings_file, output_path, overrides, root)
+    finally:
+        output.write_in_two_processes(False)
+        content_cache.read_ahead_in_another_process(False)
+        placement.forget_carried()
+    result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
+        if (output_path / "reviews").is_dir() else 0
+    return result
+
+
+def _build_once(settings_file, output_path: Path, overrides: dict | None, root: Path) -> BuildResult:
     from pelican import Pelican
     from pelican.log import LimitFilter
     from pelican.settings import read_settings
@@ -101,7 +138,6 @@ def build_site(settings_file: str | Path, output_path: str | Path,
     LimitFilter._group_count.clear()
     _reset_sitemap_plugin()
 
-    output_path = Path(output_path).resolve()
     result = BuildResult(output_path)
     collector = _Collector()
     watched = [logging.getLogger(name) for name in ("pelican", "filmreviews")]
@@ -109,14 +145,24 @@ def build_site(settings_file: str | Path, output_path: str | Path,
         logger.addHandler(collector)
     try:
         with chdir(root), problems.collecting() as reported:
-            override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False}
+            # Pelican's own content cache knows a source only by its modification
+            # time; the plugin's (filmreviews.content_cache) keys on everything
+            # that shapes the result, so Pelican's stays off.
+            override = {"OUTPUT_PATH": str(output_path), "LOAD_CONTENT_CACHE": False, "CACHE_CONTENT": False}
             override.update(overrides or {})
             settings = read_settings(str(Path(settings_file).resolve()), override=override)
             pelican = Pelican(settings)
             pelican.run()
     except Exception as exc:  # reported, not raised: the caller decides what to do
+        output.leave_if_list_writer(exc)
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
+        output.leave_if_list_writer(None)  # the list writer exits here, whatever happened
+        # A build that stopped half-way leaves Pagefind, the encoders and the list writer running.
+        output.abandon()
+        search.abandon()
+        posters.abandon()
+        content_cache.finish()
         for logger in watched:
             logger.removeHandler(collector)
     result.warnings = collector.messages
@@ -125,6 +171,4 @@ def build_site(settings_file: str | Path, output_path: str | Path,
                        + without_echoes(pelican_problems, reported))
     if result.error:
         result.problems.append(f"Build failed: {result.error}")
-    result.articles = sum(1 for _ in (output_path / "reviews").glob("*/index.html")) \
-        if (output_path / "reviews").is_dir() else 0
     return result

@@ -154,15 +154,19 @@ class SiteCheck:
 
 
 def check_site(root: Path = ROOT, settings_file: str = "pelicanconf.py",
-               output_path: Path | None = None) -> SiteCheck:
+               output_path: Path | None = None, overrides: dict | None = None,
+               progress: bool | None = None) -> SiteCheck:
     """Build the site from `root` and judge it.
 
     Without `output_path` the build goes to a temporary folder that is removed
-    afterwards, so checking never disturbs output/ or a running preview.
+    afterwards, so checking never disturbs output/ or a running preview. The
+    build reuses the caches (posters, content, search) like any other, so
+    checking an unchanged site costs what a build with warm caches does.
     """
     root = Path(root).resolve()
     settings = root / settings_file
     if output_path is not None:
-        return SiteCheck(build_site(settings, output_path, root=root), root)
+        return SiteCheck(build_site(settings, output_path, overrides, root=root, progress=progress), root)
     with tempfile.TemporaryDirectory(prefix="filmreviews-check-") as folder:
-        return SiteCheck(build_site(settings, Path(folder) / "site", root=root), root)
+        return SiteCheck(build_site(settings, Path(folder) / "site", overrides, root=root, progress=progress),
+                         root)

@@ -331,11 +331,18 @@ class WarmSite:
         return old
 
     def forget_templates(self) -> None:
-        """After a template edit: load templates again (Jinja checks their files)."""
+        """After a template edit: load templates again.
+
+        Pelican keeps each generator's templates in `_templates`, and Jinja its
+        compiled ones in `env.cache`; builds switch off Jinja's file check
+        (filmreviews.fragments), so both are emptied here."""
         for generator in self.generators:
             cached = getattr(generator, "_templates", None)  # Pelican's per-generator cache
             if isinstance(cached, dict):
                 cached.clear()
+            env = getattr(generator, "env", None)
+            if env is not None and env.cache is not None:
+                env.cache.clear()
 
     # --- Rendering ---------------------------------------------------------------------
 

@@ -183,12 +183,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     # Posters
     Setting("FILMREVIEWS_POSTER_WIDTHS", (185, 342, 500, 780),
             "a list of positive whole pixel widths, e.g. [185, 342, 500, 780]", _widths),
+    Setting("FILMREVIEWS_POSTER_JPEG_WIDTHS", (500,),
+            "a list of positive whole pixel widths for the JPEG fallback, e.g. [500]", _widths),
     Setting("FILMREVIEWS_POSTER_CACHE", "cache/posters",
             "a folder for encoded poster derivatives, e.g. 'cache/posters'", _folder),
     Setting("FILMREVIEWS_POSTER_OUTPUT", "images/posters/derived",
             "a folder in the output, e.g. 'images/posters/derived'", _folder),
     Setting("FILMREVIEWS_POSTER_MAX_PIXELS", 40_000_000,
             "a whole number of pixels, e.g. 40000000", lambda v: _whole(v, 1)),
+    # The content cache (plugins/filmreviews/content_cache.py)
+    Setting("FILMREVIEWS_CONTENT_CACHE", True, "True or False", _flag),
     # Browse pages and review pages
     Setting("FILMREVIEWS_BROWSE", BROWSE_DEFAULTS,
             "a dict such as {'genre_url': 'genres/{slug}/'}", _browse),

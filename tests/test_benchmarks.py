@@ -1,6 +1,7 @@
 """The benchmark tools: the synthetic corpus, the build bench and the page budgets."""
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,37 +84,99 @@ def test_large_corpus_has_rewatches_and_directors_with_many_films(tmp_path):
     assert max(directors.count(d) for d in set(directors)) >= 5
 
 
-def test_bench_runs_both_sites_end_to_end_and_prints_figures(tmp_path, capsys):
-    status = bench.main(["--reviews", "5", "--workdir", str(tmp_path), "--poster-sample", "2"])
+def _builds_row(out: str, reviews: int, site: str, label: str) -> re.Match | None:
+    return re.search(rf"^\s*{reviews}\s+{site}\s+{re.escape(label)}\s+([\d.]+) s\s+([\d.]+)\s+(\d+)",
+                     out, re.M)
+
+
+def test_bench_runs_both_sites_at_two_sizes_and_prints_every_target(tmp_path, capsys):
+    chart = tmp_path / "chart.svg"
+    status = bench.main(["--reviews", "6", "3", "--quick", "--workdir", str(tmp_path), "--chart", str(chart)])
     out = capsys.readouterr().out
     assert status == 0, out
-    for kind in ("cold", r"rebuild \(1 edit\)"):
-        for site in ("ours", "stock"):
-            row = re.search(rf"^{kind}\s+{site}\s+([\d.]+)\s+([\d.]+)\s+[\d.]+\s+\d+\s+5\s", out, re.M)
-            assert row, f"no {site} {kind} row in:\n{out}"
-            assert float(row.group(1)) >= float(row.group(2)) > 0
-    assert re.search(r"ours/stock, cold: [\d.]+× wall", out)
-    assert re.search(r"ours/stock, rebuild \(1 edit\): [\d.]+× wall", out)
-    # The stats pages are timed inside our builds, as a share of each.
-    for kind in ("cold", r"rebuild \(1 edit\)"):
-        share = re.search(rf"^stats pages, {kind}: ([\d.]+) s of the ([\d.]+) s build \(([\d.]+)%\)$",
-                          out, re.M)
-        assert share, out
-        seconds, build, percent = map(float, share.groups())
-        # The figures are printed rounded, so the share is only checked to a tenth of itself.
-        assert 0 < seconds < build and percent == pytest.approx(100 * seconds / build, rel=0.1)
-    assert "Poster derivatives" in out
+    for reviews in (3, 6):
+        for label, site in bench.SCENARIOS.values():
+            row = _builds_row(out, reviews, site, label)
+            assert row, f"no {site} {label!r} row for {reviews} reviews in:\n{out}"
+            build_seconds, wall = float(row.group(1)), float(row.group(2))
+            assert wall >= build_seconds > 0
+    targets = out.split("Targets (issue 9)")[1]
+    for reviews in ("3", "6"):
+        assert re.search(rf"^1 edit loop: saved edit shown in the browser\s+{reviews}\s+not measured", targets, re.M)
+        for target, limit in (("2 whole build, caches warm", "≤ 0.8×"),
+                              ("2 whole build, poster cache only", "≤ 1.2×"),
+                              ("3 first build vs encode floor", "≤ 1.1×"),
+                              ("5 invoke check, unchanged site", "≤ 1.0×")):
+            assert re.search(rf"^{re.escape(target)}\s+{reviews}\s+.*\s[\d.]+×\s+{re.escape(limit)}\s+(met|MISSED)",
+                             targets, re.M), f"{target} at {reviews}:\n{targets}"
+    # Sizes are sorted: the scale target compares the smallest with the largest, linearly (1.1 × 2).
+    assert re.search(r"^4 scale: build time, caches warm\s+3→6\s.*≤ 2\.2×\s+(met|MISSED)", targets, re.M)
+    assert re.search(r"^4 scale: peak memory, warm build\s+3→6\s", targets, re.M)
+    svg = chart.read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and svg.count("<polyline") == len(bench.CHART_SERIES)
     # The rebuild really rebuilt: the changed sentence is in both sites' pages,
     # and the corpus was put back as generated.
     for output in ("output-ours", "output-stock"):
         pages = "".join(p.read_text(encoding="utf-8")
-                        for p in (tmp_path / output / "reviews").glob("*/index.html"))
+                        for p in (tmp_path / "reviews-3" / output / "reviews").glob("*/index.html"))
         assert CHANGED in pages
-    content = tmp_path / "content"
+    content = tmp_path / "reviews-3" / "content"
     assert CHANGED not in "".join(p.read_text(encoding="utf-8") for p in content.rglob("*.md"))
     fresh = tmp_path / "fresh"
-    corpus.generate_corpus(fresh, reviews=5)
+    corpus.generate_corpus(fresh, reviews=3)
     assert _files(fresh) == _files(content)
+
+
+def test_edit_loop_figures_come_from_benchmarks_edit_loop_when_it_exists(monkeypatch, tmp_path):
+    import types
+
+    calls = []
+
+    def measure(corpus_root, reviews):
+        calls.append((corpus_root, reviews))
+        return {"text_edit_shown": {"median": 0.8, "min": 0.6, "max": 1.4, "runs": 10}, "first_build": 9.5}
+
+    monkeypatch.setitem(sys.modules, "benchmarks.edit_loop", types.SimpleNamespace(measure=measure))
+    figures = bench.measure_edit_loop(tmp_path, 1000)
+    assert calls == [(tmp_path, 1000)] and figures["text_edit_shown"]["median"] == 0.8
+    size = bench.SizeResult(1000, 950, edit_loop=figures)
+    [row] = [r for r in bench.target_rows([size]) if r.target.startswith("1 edit loop")]
+    assert (row.ours, row.limit, row.verdict) == ("0.80 s [0.60–1.40]", "≤ 1.0 s", "met")
+
+
+def test_a_failing_edit_loop_module_is_reported_not_raised(monkeypatch, tmp_path):
+    import types
+
+    def measure(corpus_root, reviews):
+        raise RuntimeError("no browser")
+
+    monkeypatch.setitem(sys.modules, "benchmarks.edit_loop", types.SimpleNamespace(measure=measure))
+    lines = []
+    assert bench.measure_edit_loop(tmp_path, 5, echo=lines.append) == {"error": "RuntimeError: no browser"}
+    assert "benchmarks/edit_loop.py failed: RuntimeError: no browser" in lines[0]
+
+
+def test_targets_are_judged_on_medians(tmp_path):
+    def builds(scenario, *seconds):
+        return [bench.Build(scenario, s + 0.5, s, s, 100.0, 10, [], 0, None) for s in seconds]
+
+    size = bench.SizeResult(10, 10, builds={
+        "stock-cold": builds("stock-cold", 10, 11, 30), "warm": builds("warm", 7, 8, 9),
+        "posters-only": builds("posters-only", 12, 13, 40), "cold": builds("cold", 50, 52, 90),
+        "floor": builds("floor", 48, 50, 51), "check": builds("check", 7.5, 7.9, 8.1)})
+    rows = {r.target: r for r in bench.target_rows([size])}
+    assert rows["2 whole build, caches warm"].ratio == pytest.approx(8 / 11)
+    assert rows["2 whole build, caches warm"].verdict == "met"
+    assert rows["2 whole build, poster cache only"].ratio == pytest.approx(13 / 11)
+    assert rows["3 first build vs encode floor"].ratio == pytest.approx(52 / 50)
+    assert rows["5 invoke check, unchanged site"].ratio == pytest.approx(7.9 / 8)
+    assert rows["2 whole build, caches warm"].ours == "8.00 s [7.00–9.00]"
+
+
+def test_bench_refuses_a_size_that_is_not_a_whole_number(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--reviews", "1000", "many"])
+    assert "'many': expected a whole number of at least 1" in capsys.readouterr().err
 
 
 def test_page_weight_counts_same_site_css_and_js_once(tmp_path):

@@ -383,3 +383,61 @@ def test_unusable_related_reviews_count_is_named_and_the_default_of_four_is_used
     shown = related_slugs(result.output_path)
     assert max(len(slugs) for slugs in shown.values()) == 4
     assert shown == related_slugs(output)
+
+
+# --- The related-review choice against its ranking rule ---------------------------
+
+def _stand_in_reviews(count: int, seed: int) -> list:
+    """Reviews as the browse module reads them, with many overlaps and some rewatches."""
+    import random
+    from types import SimpleNamespace
+
+    rng = random.Random(seed)
+    genres = [f"Genre {i}" for i in range(8)]
+    tags = [f"tag-{i}" for i in range(10)]
+    directors = [f"Director {i}" for i in range(40)]
+    films = []
+    articles = []
+    for index in range(count):
+        if films and rng.random() < 0.05:
+            film = rng.choice(films)  # a rewatch: same film, same director
+        else:
+            film = (f"Film {index}", 1950 + index % 70, rng.sample(directors, rng.choice((1, 1, 1, 2))))
+            films.append(film)
+        review = SimpleNamespace(directors=film[2], genres=rng.sample(genres, rng.randint(1, 3)),
+                                 film_key=film[:2])
+        articles.append(SimpleNamespace(
+            slug=f"review-{index:04d}", review=review,
+            # Several reviews on one day, so the slug breaks ties.
+            date=dt.datetime(2010, 1, 1, tzinfo=SITE_TZ) + dt.timedelta(days=rng.randint(0, count // 3)),
+            tags=[SimpleNamespace(slug=t) for t in rng.sample(tags, rng.randint(0, 3))]))
+    return articles
+
+
+def _related_by_the_rule(articles, count: int) -> dict:
+    """Every pair compared: directors, genres, tags, newest, slug; the same film left out."""
+    def shared(a, b, attribute):
+        return len(set(getattr(a.review, attribute)) & set(getattr(b.review, attribute)))
+
+    chosen = {}
+    for article in articles:
+        ranked = []
+        for other in articles:
+            if other is article or other.review.film_key == article.review.film_key:
+                continue
+            tags = len({t.slug for t in article.tags} & {t.slug for t in other.tags})
+            score = (shared(article, other, "directors"), shared(article, other, "genres"), tags)
+            if any(score):
+                ranked.append(([-s for s in score], -other.date.timestamp(), other.slug, other))
+        chosen[article.slug] = [entry[-1].slug for entry in sorted(ranked, key=lambda e: e[:3])[:count]]
+    return chosen
+
+
+@pytest.mark.parametrize("count", [1, 4, 9])
+def test_related_choice_through_the_index_ranks_like_comparing_every_pair(count):
+    from filmreviews.browse import FacetMaker, choose_related
+
+    articles = _stand_in_reviews(400, seed=count)
+    maker = FacetMaker({"FILMREVIEWS_BROWSE": {}})
+    related = choose_related(articles, maker, count)
+    assert {a.slug: [r.slug for r in related[id(a)]] for a in articles} == _related_by_the_rule(articles, count)

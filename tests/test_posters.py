@@ -185,10 +185,10 @@ def resolve(build: Build, slug: str, url: str) -> Path:
 
 # --- Derivatives ---------------------------------------------------------------------
 
-def test_derivatives_exist_at_every_width_in_avif_webp_and_jpeg(builds):
+def test_derivatives_exist_in_avif_and_webp_at_every_width_and_in_jpeg_at_the_fallback_width(builds):
     files = builds["cold"].files
     big = derived_of(files, "big")
-    assert set(big) == {(w, ext) for w in ALL_WIDTHS for ext in ("avif", "webp", "jpg")}
+    assert set(big) == {(w, ext) for w in ALL_WIDTHS for ext in ("avif", "webp")} | {(500, "jpg")}
     for (width, ext), name in big.items():
         with Image.open(builds["cold"].output / DERIVED / name) as image:
             image.load()
@@ -231,7 +231,8 @@ def test_social_card_is_a_1200_by_630_jpeg_per_review(builds):
 def test_shared_poster_is_encoded_once(builds):
     stats = builds["cold"].stats
     assert stats.encoded_sources.count("images/posters/big.jpg") == 1
-    assert stats.files_encoded == 3 * (4 + 3 + 1)
+    # AVIF and WebP at each width the source allows, one JPEG: big 4+4+1, odd 3+3+1, tiny 1+1+1.
+    assert stats.files_encoded == 9 + 7 + 3
     assert stats.cards_drawn == 4
     assert stats.workers >= 1
 
@@ -256,7 +257,7 @@ def test_changed_poster_reencodes_only_that_poster(builds):
     changed = builds["changed"]
     assert changed.stats.decoded_sources == ["images/posters/odd.png"]
     assert changed.stats.encoded_sources == ["images/posters/odd.png"]
-    assert changed.stats.files_encoded == 9
+    assert changed.stats.files_encoded == 3 + 3 + 1
     assert changed.stats.cards_drawn == 1
     old = set(derived_of(builds["warm"].files, "odd").values())
     new = set(derived_of(changed.files, "odd").values())
@@ -333,6 +334,8 @@ def test_review_page_picture_has_sources_sizes_and_an_eager_img(builds):
     assert img["loading"] == "eager" and img["fetchpriority"] == "high"
     assert resolve(cold, "big-reel", img["src"]).suffix == ".jpg"
     assert resolve(cold, "big-reel", img["src"]).is_file()
+    # The JPEG is only the fallback: one width (FILMREVIEWS_POSTER_JPEG_WIDTHS).
+    assert [candidate.split()[1] for candidate in img["srcset"].split(", ")] == ["500w"]
     for candidate in img["srcset"].split(", "):
         url, _ = candidate.split()
         assert resolve(cold, "big-reel", url).is_file()
@@ -401,3 +404,33 @@ def test_widths_never_exceed_the_source():
     assert plan_widths(600, ALL_WIDTHS) == (185, 342, 500)
     assert plan_widths(780, ALL_WIDTHS) == ALL_WIDTHS
     assert plan_widths(120, ALL_WIDTHS) == (120,)
+
+
+# --- Pages name derivatives before they exist ------------------------------------------------
+
+@pytest.mark.parametrize("name, make", [
+    # A big JPEG decodes at a reduced scale (draft): the size comes out smaller than the header's.
+    ("big.jpg", lambda p: draw((2400, 3600)).save(p, quality=85)),
+    # Turned a quarter by its EXIF orientation: width and height swap.
+    ("turned.jpg", lambda p: draw((900, 600)).save(p, exif=_orientation(6))),
+    ("mirrored.jpg", lambda p: draw((700, 1000)).save(p, exif=_orientation(2))),
+    ("odd.png", lambda p: draw((701, 999), (20, 90, 200)).save(p)),
+    ("small.webp", lambda p: draw((150, 225)).save(p, quality=80)),
+])
+def test_the_planned_derivatives_are_the_ones_the_encoder_writes(tmp_path, name, make):
+    from filmreviews.posters.decode import decode, open_checked, upright_size
+    from filmreviews.posters.encode import largest_width, manifest_for
+
+    path = tmp_path / name
+    make(path)
+    widest = largest_width(ALL_WIDTHS, (500,))
+    with open_checked(path, 40_000_000) as image:
+        planned = manifest_for(upright_size(image, widest), ALL_WIDTHS, (500,))
+    decoded = decode(path, 40_000_000, widest)
+    assert planned == manifest_for(decoded.size, ALL_WIDTHS, (500,))
+
+
+def _orientation(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()

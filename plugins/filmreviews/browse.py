@@ -13,7 +13,7 @@ future have no pages of their own to link to.
 
 from __future__ import annotations
 
-import heapq
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from operator import attrgetter
@@ -24,6 +24,7 @@ from pelican.utils import slugify
 
 from reelnotes.settings import browse_patterns, setting
 
+from . import output
 from .catalog import display_path
 from .problems import Problem, report, report_settings
 
@@ -73,9 +74,12 @@ class FacetMaker:
         self.regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS",
                                        DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
         self.use_unicode = settings.get("SLUGIFY_USE_UNICODE", False)
+        self.slugs: dict[str, str] = {}  # a director or genre is named on many reviews
 
     def slug(self, name: str) -> str:
-        return slugify(name, regex_subs=self.regex_subs, use_unicode=self.use_unicode)
+        if name not in self.slugs:
+            self.slugs[name] = slugify(name, regex_subs=self.regex_subs, use_unicode=self.use_unicode)
+        return self.slugs[name]
 
     def make(self, kind: str, name: str) -> Facet | None:
         slug = name if kind in ("year", "decade") else self.slug(name)
@@ -111,40 +115,98 @@ def related_keys(article, maker: FacetMaker) -> dict[str, set[str]]:
     }
 
 
+# What two reviews can share, most telling first; and shared counts above
+# MOST_COUNTED count as that many. The index holds every combination of up to
+# that many directors, genres and tags of each review, so a review with many
+# tags costs a bounded number of index entries.
+SHARED = ("director", "genre", "tag")
+MOST_COUNTED = 3
+
+
+def _combinations(values: set[str]) -> list[frozenset]:
+    """Every set of at most MOST_COUNTED of `values`, the empty set included."""
+    ordered = sorted(values)
+    return [frozenset(chosen) for size in range(min(len(ordered), MOST_COUNTED) + 1)
+            for chosen in itertools.combinations(ordered, size)]
+
+
+class RelatedIndex:
+    """Finds the reviews related to a review in time linear in the number of reviews.
+
+    Every review is filed under each combination of its directors, genres and
+    tags, in lists kept newest first. The reviews sharing exactly so many
+    directors, genres and tags with a review are near the heads of the lists
+    for those combinations, so a review reads the heads of a bounded number
+    of lists, never every review of its genre or director.
+    """
+
+    def __init__(self, articles, maker: FacetMaker):
+        self.keys = {id(a): related_keys(a, maker) for a in articles}
+        newest_first_order = sorted(articles, key=lambda a: (-a.date.timestamp(), a.slug))
+        self.rank = {id(a): position for position, a in enumerate(newest_first_order)}
+        self.lists = defaultdict(list)  # (directors, genres, tags) -> reviews having all of them
+        for article in newest_first_order:
+            for key in self._combinations_of(article):
+                self.lists[key].append(article)
+
+    def _combinations_of(self, article) -> list[tuple[frozenset, ...]]:
+        mine = self.keys[id(article)]
+        return [key for key in itertools.product(*(_combinations(mine[what]) for what in SHARED))
+                if any(key)]
+
+    def level(self, article, other) -> tuple[int, ...]:
+        """How much two reviews share: directors, genres, tags (each up to MOST_COUNTED)."""
+        mine, theirs = self.keys[id(article)], self.keys[id(other)]
+        return tuple(min(len(mine[what] & theirs[what]), MOST_COUNTED) for what in SHARED)
+
+    def related(self, article, count: int) -> list:
+        """The `count` best related reviews, best first."""
+        film = article.review.film_key
+        by_level = defaultdict(list)
+        for key in self._combinations_of(article):
+            by_level[tuple(len(part) for part in key)].append(key)
+        chosen = []
+        taken = {id(article)}
+        # Highest level first: anyone sharing more outranks anyone sharing less.
+        for level in sorted(by_level, reverse=True):
+            need = count - len(chosen)
+            if need <= 0:
+                break
+            found = {}
+            for key in by_level[level]:
+                found.update(self._newest_at(article, level, key, taken, film, need))
+            for other in sorted(found.values(), key=lambda other: self.rank[id(other)])[:need]:
+                chosen.append(other)
+                taken.add(id(other))
+        return chosen
+
+    def _newest_at(self, article, level, key, taken, film, need) -> dict:
+        """The newest `need` reviews of one list that share exactly `level` with `article`.
+
+        Every review in the list shares at least that much. The ones sharing
+        more belong to a higher level, which was read first: had one of them
+        been left out, `count` reviews would already be chosen. So only the
+        chosen ones and other reviews of the same film are ever skipped.
+        """
+        found = {}
+        for other in self.lists.get(key, ()):
+            if len(found) >= need:
+                break
+            if id(other) not in taken and other.review.film_key != film and self.level(article, other) == level:
+                found[id(other)] = other
+        return found
+
+
 def choose_related(articles, maker: FacetMaker, count: int) -> dict:
     """Up to `count` related reviews per review, keyed by id(article).
 
     Ranked by shared directors, then shared genres, then shared tags (each
-    outranks any amount of the next), then newest first, then slug. Other
-    reviews of the same film are left out: the rewatch links cover those.
+    outranks any amount of the next, and each counts up to MOST_COUNTED),
+    then newest first, then slug. Other reviews of the same
+    film are left out: the rewatch links cover those.
     """
-    weights = {"director": 0, "genre": 1, "tag": 2}  # position in the score list
-    keys = {id(a): related_keys(a, maker) for a in articles}
-    by_id = {id(a): a for a in articles}
-    newest = {id(a): -a.date.timestamp() for a in articles}
-    # An inverted index: only reviews that share something are ever scored.
-    sharing = defaultdict(list)
-    for article in articles:
-        for what, values in keys[id(article)].items():
-            for value in values:
-                sharing[(what, value)].append(id(article))
-    related = {}
-    for article in articles:
-        scores = defaultdict(lambda: [0, 0, 0])
-        for what, values in keys[id(article)].items():
-            position = weights[what]
-            for value in values:
-                for other in sharing[(what, value)]:
-                    scores[other][position] += 1
-        film = article.review.film_key
-        ranked = heapq.nsmallest(
-            count,
-            ((-d, -g, -t, newest[other], by_id[other].slug, other)
-             for other, (d, g, t) in scores.items()
-             if other != id(article) and by_id[other].review.film_key != film),
-        )
-        related[id(article)] = [by_id[entry[-1]] for entry in ranked]
-    return related
+    index = RelatedIndex(articles, maker)
+    return {id(article): index.related(article, count) for article in articles}
 
 
 class BrowseGenerator(Generator):
@@ -236,6 +298,8 @@ class BrowseGenerator(Generator):
                 kind=key, title=label, sections=listed,
                 facets=[pair for _, pairs in listed for pair in pairs],
             )
+        # The last pages rendered from templates: the list writer's share ends here.
+        output.join_list_writer()
 
     def index_url_for(self, kind: str) -> str:
         for key, _, sections in INDEXES:

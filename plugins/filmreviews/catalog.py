@@ -12,16 +12,21 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from pelican.contents import Article, Page
+from blinker import signal
+from pelican.contents import Article, Content, Page
 from pelican.readers import MarkdownReader
 
 from reelnotes import contract
+from reelnotes.files import write_if_changed
 
 from .problems import Problem, report
 from .review import parse_review, text_of_html
 
 logger = logging.getLogger(__name__)
 
+# Sent as soon as an article has its Review (sender None, article=...): the
+# posters start encoding then, while the other reviews are still being read.
+review_attached = signal("filmreviews_review_attached")
 
 
 def display_path(content, settings) -> str:
@@ -50,6 +55,7 @@ def attach_review(content) -> None:
     if content.status != "draft":
         for problem in content.review.problems:
             report(problem)
+    review_attached.send(None, article=content)
 
 
 def link_rewatches(generator) -> None:
@@ -61,6 +67,27 @@ def link_rewatches(generator) -> None:
         # Publication order, so "Also reviewed" reads as a history of watching the film.
         same_film = sorted(by_film[article.review.film_key], key=lambda a: (a.date, a.slug))
         article.other_reviews = [a for a in same_film if a is not article]
+
+
+def pin_urls(generators) -> None:
+    """all_generators_finalized: work out each review's URL and output path once.
+
+    Pelican formats them from the settings on every use, and a large archive
+    uses them tens of thousands of times (cards, feeds, the sitemap). Nothing
+    they depend on changes once every generator has its context, so they are
+    kept as the same overrides a `URL:`/`Save_as:` front-matter line gives.
+    """
+    lists = ("articles", "translations", "hidden_articles", "hidden_translations",
+             "pages", "translations", "hidden_pages", "hidden_translations")
+    for generator in generators:
+        for name in lists:
+            for content in getattr(generator, name, None) or ():
+                if not isinstance(content, Content):
+                    continue  # e.g. the stats generator's own list of pages
+                if not hasattr(content, "override_url"):
+                    content.override_url = content.url
+                if not hasattr(content, "override_save_as"):
+                    content.override_save_as = content.save_as
 
 
 def drop_unpublished_posters(generator) -> None:
@@ -76,9 +103,11 @@ def drop_unpublished_posters(generator) -> None:
 def write_reviews_index(generator, writer) -> None:
     """article_writer_finalized: write reviews.json listing every published review."""
     siteurl = generator.settings.get("SITEURL", "")
-    contract.write_reviews_index(Path(generator.output_path) / contract.REVIEWS_INDEX, siteurl, [
+    # Replaced in one step (a running receiver never reads half a file), and
+    # only when it changed.
+    write_if_changed(Path(generator.output_path) / contract.REVIEWS_INDEX, contract.dump_reviews_index(siteurl, [
         contract.ReviewEntry(a.slug, f"{siteurl}/{a.url}", a.plain_title) for a in generator.articles
-    ])
+    ]))
 
 
 class FrontMatterError(ValueError):

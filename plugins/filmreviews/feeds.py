@@ -25,10 +25,10 @@ from feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
 from pelican.plugins import signals
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import sanitised_join, set_date_tzinfo, slugify
-from pelican.writers import Writer
 
 from reelnotes.settings import setting
 
+from .output import KeepUnchangedWriter, is_list_writer
 from .problems import report_settings
 from .review import text_of_html
 from .structured_data import absolute_url, site_root
@@ -136,10 +136,20 @@ def _categories(item) -> list[str]:
     return unique
 
 
+def entry_body(item, settings, link: str) -> str:
+    """The whole review with absolute URLs; worked out once per build, however many
+    feeds (the site's, each of its genres', Atom and RSS) carry the entry."""
+    root = site_root(settings)
+    bodies = item.__dict__.setdefault("_feed_bodies", {})
+    if (root, link) not in bodies:
+        bodies[(root, link)] = absolutize_urls(item.get_content(root), link)
+    return bodies[(root, link)]
+
+
 def add_entry(feed, item, settings) -> None:
     """One article as one feed entry."""
     link = absolute_url(settings, item.url)
-    body = absolutize_urls(item.get_content(site_root(settings)), link)
+    body = entry_body(item, settings, link)
     summary = html.escape(getattr(item, "plain_summary", "") or text_of_html(item.summary))
     review = getattr(item, "review", None)
     top = poster_markup(item, settings) + rating_markup(review) if review is not None else ""
@@ -201,11 +211,14 @@ def feed_url_for(settings, url: str) -> str:
 
 # --- Writing -----------------------------------------------------------------------------
 
-class ReviewFeedWriter(Writer):
-    """Pelican's writer, except that feeds are built by this module."""
+class ReviewFeedWriter(KeepUnchangedWriter):
+    """Pelican's writer, except that feeds are built by this module (and unchanged
+    files are left alone, see output.py)."""
 
     def write_feed(self, elements, context, path=None, url=None, feed_type="atom",
                    override_output=False, feed_title=None):
+        if is_list_writer():
+            return None  # the build writes the feeds (output.py)
         feed = build_feed(elements, self.settings, feed_type=feed_type,
                           feed_url=feed_url_for(self.settings, url or path or ""),
                           title=feed_title)

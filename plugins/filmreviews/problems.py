@@ -59,6 +59,12 @@ def report_settings(problems, kind: str) -> None:
         report(Problem("", problem.name, problem.value, problem.expected, kind=kind))
 
 
+def divert_to(collection: list[Problem]) -> None:
+    """In a process that renders pages for a build (filmreviews.output), every
+    problem from now on goes to `collection` alone, to be sent to the build."""
+    _collections[:] = [collection]
+
+
 @contextmanager
 def collecting() -> Iterator[list[Problem]]:
     """The problems reported while the block runs (one build), in order."""
@@ -67,4 +73,8 @@ def collecting() -> Iterator[list[Problem]]:
     try:
         yield collection
     finally:
-        _collections.remove(collection)
+        # By identity: two collections holding the same problems are equal lists.
+        for index, active in enumerate(_collections):
+            if active is collection:
+                del _collections[index]
+                break

@@ -12,7 +12,7 @@ import re
 import warnings
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 # Formats a poster may arrive in. Limiting Pillow to these keeps exotic
 # decoders (and their bugs) away from files that merely end in .jpg.
@@ -91,12 +91,33 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def _reduce_while_decoding(image: Image.Image, largest_width: int) -> None:
+    """JPEG can decode straight at a reduced scale: far less work for big sources.
+    Only the header is read: the image's size is the reduced one from here on."""
+    image.draft("RGB", (largest_width, scaled_height(largest_width, image.size)))
+
+
+# EXIF orientations that turn the picture a quarter: width and height swap.
+QUARTER_TURNS = {5, 6, 7, 8}
+
+
+def upright_size(image: Image.Image, largest_width: int) -> tuple[int, int]:
+    """The size `decode` will return for this opened source, worked out from its header.
+
+    Pages name every derivative with its width and height before the encoder
+    has decoded the source; `decode` makes the same reduction and turn.
+    """
+    _reduce_while_decoding(image, largest_width)
+    width, height = image.size
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in QUARTER_TURNS:
+        return height, width
+    return width, height
+
+
 def decode(path: str | Path, max_pixels: int, largest_width: int) -> Image.Image:
     """Decode a checked source into an upright, metadata-free RGB image."""
     with open_checked(path, max_pixels) as image:
-        full_size = image.size
-        # JPEG can decode straight at a reduced scale: far less work for big sources.
-        image.draft("RGB", (largest_width, scaled_height(largest_width, full_size)))
+        _reduce_while_decoding(image, largest_width)
         try:
             image.load()
         except Exception as exc:  # truncated or corrupt data surfaces only here

@@ -61,7 +61,7 @@ class Poster:
     width: int  # intrinsic size of the largest derivative
     height: int
     sources: tuple[PosterSource, ...]  # AVIF, then WebP
-    fallback: PosterSource  # JPEG, for <img> and for anything that needs one file type
+    fallback: PosterSource  # JPEG (FILMREVIEWS_POSTER_JPEG_WIDTHS), for <img> and anything that needs one file type
     fallback_url: str
     social_card_url: str
     social_card_alt: str = ""
@@ -73,6 +73,12 @@ class Poster:
     @property
     def largest_jpeg_url(self) -> str:
         return self.fallback.images[-1].url
+
+    @property
+    def thumbnail_url(self) -> str:
+        """The smallest WebP (every browser running the search shows WebP), else the smallest JPEG."""
+        webp = [source for source in self.sources if source.mime_type == "image/webp" and source.images]
+        return (webp[0] if webp else self.fallback).images[0].url
 
     def sizes_for(self, variant: str) -> str:
         """The `sizes` attribute for a layout: "small" (grid cards) or "large" (review header)."""
