@@ -389,7 +389,9 @@ def print_report(results: list[SizeResult], runs: int, echo=print) -> list[Targe
                 seconds = statistics.median(b.stats_seconds for b in timed)
                 echo(f"stats pages, {size.reviews:,} reviews, {label}: {seconds:.3f} s, {share:.2f}% of the build")
     for size in results:
-        if size.edit_loop:
+        if size.edit_loop and "error" not in size.edit_loop and "text_edit_shown" in size.edit_loop:
+            importlib.import_module("benchmarks.edit_loop").print_figures(size.edit_loop)
+        elif size.edit_loop:
             echo(f"\nEdit loop at {size.reviews:,} reviews (benchmarks/edit_loop.py):")
             _print_figures(size.edit_loop, "  ", echo)
         for key, builds in size.builds.items():
