@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from filmreviews.posters.cache import DEFAULT_WIDTHS, PosterRequest, cache_posters
+from filmreviews.posters.cache import DEFAULT_JPEG_WIDTHS, DEFAULT_WIDTHS, PosterRequest, cache_posters
 from filmreviews.social_card import CardText
 
 SOURCE_SIZE = (800, 1200)  # the sample posters' size
@@ -45,7 +45,7 @@ def _requests(paths) -> list[PosterRequest]:
             for path in paths]
 
 
-def time_posters(poster_paths, cache_dir, widths=DEFAULT_WIDTHS) -> dict:
+def time_posters(poster_paths, cache_dir, widths=DEFAULT_WIDTHS, jpeg_widths=DEFAULT_JPEG_WIDTHS) -> dict:
     """Encode `poster_paths` into `cache_dir` twice; return timings and counts.
 
     The first run should find `cache_dir` empty (cold), the second finds
@@ -53,10 +53,10 @@ def time_posters(poster_paths, cache_dir, widths=DEFAULT_WIDTHS) -> dict:
     """
     requests = _requests([Path(p) for p in poster_paths])
     started = time.perf_counter()
-    cold_results, cold = cache_posters(requests, Path(cache_dir), widths)
+    cold_results, cold = cache_posters(requests, Path(cache_dir), widths, jpeg_widths=jpeg_widths)
     cold_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    _, warm = cache_posters(requests, Path(cache_dir), widths)
+    _, warm = cache_posters(requests, Path(cache_dir), widths, jpeg_widths=jpeg_widths)
     warm_seconds = time.perf_counter() - started
 
     sizes = defaultdict(list)
@@ -82,12 +82,16 @@ def time_posters(poster_paths, cache_dir, widths=DEFAULT_WIDTHS) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posters", type=int, default=20, help="how many synthetic posters (default 20)")
+    parser.add_argument("--jpeg-widths", type=int, nargs="+", default=list(DEFAULT_JPEG_WIDTHS),
+                        help="widths of the JPEG fallback (default %(default)s; the build's "
+                        "FILMREVIEWS_POSTER_JPEG_WIDTHS), to weigh what each fallback width costs")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="posters-bench-") as tmp:
         paths = draw_posters(Path(tmp) / "posters", args.posters)
-        figures = time_posters(paths, Path(tmp) / "cache")
+        figures = time_posters(paths, Path(tmp) / "cache", jpeg_widths=tuple(args.jpeg_widths))
     print(f"posters: {figures['posters']} synthetic {SOURCE_SIZE[0]}×{SOURCE_SIZE[1]} JPEGs, "
-          f"{figures['cores']} cores, {figures['workers']} workers, {figures['problems']} problems")
+          f"{figures['cores']} cores, {figures['workers']} workers, {figures['problems']} problems; "
+          f"JPEG fallback at {', '.join(map(str, args.jpeg_widths))} px")
     print(f"cold: {figures['cold_seconds']:.2f} s ({figures['cold_seconds_per_poster'] * 1000:.0f} ms "
           f"per poster), {figures['cold_files_encoded']} files encoded, "
           f"{figures['cold_cards_drawn']} social cards drawn")
