@@ -14,7 +14,6 @@ the sync never points at a file that is not there yet.
 from __future__ import annotations
 
 import contextlib
-import filecmp
 import os
 import re
 import shutil
@@ -22,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
+
+from reelnotes.files import files_equal
 
 PAGE_SUFFIXES = (".html", ".htm")
 
@@ -49,19 +50,6 @@ def _files(folder: Path) -> dict[str, str]:
         for name in names:
             found[prefix + name] = os.path.join(directory, name)
     return found
-
-
-def same_file(a, b) -> bool:
-    """Whether two files hold the same bytes (hard links of one file always do)."""
-    try:
-        first, second = os.stat(a), os.stat(b)
-    except OSError:
-        return False
-    if (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino):
-        return True
-    if first.st_size != second.st_size:
-        return False
-    return filecmp.cmp(a, b, shallow=False)
 
 
 def replace_file(source, target: Path) -> None:
@@ -117,7 +105,7 @@ def sync_tree(source: str | Path, target: str | Path, *, keep: Iterable[str] = (
     result = SyncResult() if result is None else result
 
     changed = [name for name, path in wanted.items()
-               if name not in present or not same_file(path, present[name])]
+               if name not in present or not files_equal(path, present[name])]
     # Assets first, then pages: a new page never points at an asset still missing.
     for name in sorted(changed, key=lambda n: (_is_page(n), n)):
         with guard():
@@ -169,7 +157,7 @@ def _kind(name: str) -> str:
 
 def _differing(left: dict, right: dict) -> list[str]:
     return [name for name in sorted(set(left) | set(right))
-            if name not in left or name not in right or not same_file(left[name], right[name])]
+            if name not in left or name not in right or not files_equal(left[name], right[name])]
 
 
 def _sitemap_differs_only_in_build_time(ours: bytes, theirs: bytes) -> int | None:
