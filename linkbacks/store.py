@@ -54,6 +54,7 @@ import hashlib
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -579,7 +580,7 @@ class Store:
             conn = self._connect()
             try:
                 if not self.dialect.shared:
-                    conn.execute("PRAGMA journal_mode = WAL")
+                    self._use_wal(conn)
                     # A migration may rebuild a table others refer to (SQLite
                     # cannot alter a constraint): this connection does not
                     # check foreign keys; such a migration checks them itself.
@@ -591,6 +592,23 @@ class Store:
             finally:
                 conn.close()
             self._initialised = True
+
+    def _use_wal(self, conn) -> None:
+        """Switch a SQLite file to WAL. The switch needs the file to itself and,
+        unlike a write, can fail at once with "database is locked" rather than
+        wait on busy_timeout while another instance is starting: so it is
+        tried again until the timeout."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.01
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except self.dialect.errors as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
     # --- linkbacks -----------------------------------------------------------
 
