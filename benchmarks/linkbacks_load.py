@@ -29,6 +29,7 @@ import time
 import xml.parsers.expat
 import xmlrpc.client
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
@@ -85,21 +86,50 @@ def start_source_server(delay_of=lambda path: 0.0):
     return server, hits
 
 
-def one_ping(port: int, source_base: str, i: int):
+@dataclass(frozen=True)
+class Ping:
+    """Ping `i` of a run: its protocol, review and source page, and the request to send."""
+
+    protocol: str
+    slug: str
+    source: str
+    path: str
+    body: str
+    content_type: str
+
+
+def ping_request(source_base: str, i: int) -> Ping:
+    """Ping `i`: PROTOCOLS[i % 3] to REVIEWS[i % len(REVIEWS)], from its own source page."""
     slug = REVIEWS[i % len(REVIEWS)]
     source = f"{source_base}/s/{i}?r={slug}"
     target = f"{SITE}/reviews/{slug}/"
     protocol = PROTOCOLS[i % len(PROTOCOLS)]
-    content_type = "application/x-www-form-urlencoded"
     if protocol == "trackback":
-        path = f"/trackback/{slug}"
-        body = urlencode({"url": source, "title": f"Post {i}", "excerpt": "About this film.", "blog_name": f"Blog {i}"})
-    elif protocol == "webmention":
-        path = "/webmention"
-        body = urlencode({"source": source, "target": target})
-    else:
-        path, content_type = "/pingback", "text/xml"
-        body = xmlrpc.client.dumps((source, target), "pingback.ping")
+        return Ping(protocol, slug, source, f"/trackback/{slug}", urlencode(
+            {"url": source, "title": f"Post {i}", "excerpt": "About this film.", "blog_name": f"Blog {i}"}),
+            "application/x-www-form-urlencoded")
+    if protocol == "webmention":
+        return Ping(protocol, slug, source, "/webmention", urlencode({"source": source, "target": target}),
+                    "application/x-www-form-urlencoded")
+    return Ping(protocol, slug, source, "/pingback", xmlrpc.client.dumps((source, target), "pingback.ping"),
+                "text/xml")
+
+
+def run_clients(client, count: int) -> float:
+    """Run `client` in `count` threads at once; the seconds until the last one ends."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def one_ping(port: int, source_base: str, i: int):
+    ping = ping_request(source_base, i)
+    protocol, slug, source = ping.protocol, ping.slug, ping.source
+    path, body, content_type = ping.path, ping.body, ping.content_type
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -171,12 +201,7 @@ def run(pings: int, threads: int) -> int:
 
     try:
         started = time.perf_counter()
-        workers = [threading.Thread(target=client) for _ in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        requests_done = time.perf_counter() - started
+        requests_done = run_clients(client, threads)
         drained = receiver.app.wait_idle(120)
         all_done = time.perf_counter() - started
         store = receiver.app.store

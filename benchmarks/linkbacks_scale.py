@@ -46,9 +46,15 @@ import time
 import xmlrpc.client
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlencode
 
-from benchmarks.linkbacks_load import PROTOCOLS, REVIEWS, SITE, percentile, start_source_server
+from benchmarks.linkbacks_load import (
+    PROTOCOLS,
+    REVIEWS,
+    percentile,
+    ping_request,
+    run_clients,
+    start_source_server,
+)
 from linkbacks.store import Store
 from tests.linkbacks.instance import Instance
 from tests.postgres_server import PostgresServer
@@ -60,18 +66,8 @@ def send(port: int, source_base: str, i: int):
     """Ping ``i`` to the instance on ``port``: (outcome, elapsed, token).
     outcome is "ok", ALREADY, "refused" (no connection: the instance is
     gone) or an HTTP status / fault code."""
-    slug = REVIEWS[i % len(REVIEWS)]
-    source = f"{source_base}/s/{i}?r={slug}"
-    target = f"{SITE}/reviews/{slug}/"
-    protocol = PROTOCOLS[i % len(PROTOCOLS)]
-    content_type = "application/x-www-form-urlencoded"
-    if protocol == "trackback":
-        path, body = f"/trackback/{slug}", urlencode({"url": source, "title": f"Post {i}", "blog_name": f"Blog {i}"})
-    elif protocol == "webmention":
-        path, body = "/webmention", urlencode({"source": source, "target": target})
-    else:
-        path, content_type = "/pingback", "text/xml"
-        body = xmlrpc.client.dumps((source, target), "pingback.ping")
+    ping = ping_request(source_base, i)
+    protocol, path, body, content_type = ping.protocol, ping.path, ping.body, ping.content_type
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -142,12 +138,7 @@ def run(name: str, db, instances: int, pings: int, clients: int, workdir: Path, 
     store = Store(db)
     try:
         started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        requests_done = time.perf_counter() - started
+        requests_done = run_clients(client, clients)
         deadline = time.monotonic() + max(120.0, 4 * lease)
         while store.count_queued() and time.monotonic() < deadline:
             time.sleep(0.05)

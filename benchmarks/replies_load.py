@@ -40,6 +40,7 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode
 
+from benchmarks.linkbacks_load import run_clients
 from linkbacks.app import Config
 from linkbacks.limits import RateLimit
 from linkbacks.server import start_in_thread
@@ -135,13 +136,7 @@ def load(folder: Path, replies: int, clients: int, reviews: int) -> tuple[dict, 
         send_ready(block=True)
 
     try:
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        elapsed = run_clients(client, clients)
         store = running.app.store
         rows = store.list()
         stored_texts = [row.text for row in rows]

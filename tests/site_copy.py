@@ -20,6 +20,13 @@ SITE_PARTS = ("content", "theme", "plugins", "blogtools", "pelicanconf.py", "pub
 DEPLOY_VARIABLES = re.compile(r"^(PUBLISH_|GITHUB_PAGES_|LINKBACKS_)")
 
 
+def front_matter(path: Path) -> dict[str, str]:
+    """A review's front matter: field names lowercased, values stripped (up to the first blank line)."""
+    header = path.read_text(encoding="utf-8").split("\n\n", 1)[0]
+    return {key.strip().lower(): value.strip() for key, value in
+            (line.split(":", 1) for line in header.splitlines() if ":" in line)}
+
+
 def shared_poster_cache(tmp_path_factory) -> Path:
     """One poster-derivative cache for every copy in this test process.
 

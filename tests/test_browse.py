@@ -17,6 +17,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from blogtools.build import build_site
+from tests.site_copy import front_matter
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "content" / "reviews"
@@ -24,16 +25,6 @@ SITE_TZ = ZoneInfo("Europe/Warsaw")  # pelicanconf's TIMEZONE
 
 
 # --- What the front matter says -------------------------------------------------
-
-def front_matter(path: Path) -> dict:
-    fields = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        fields[key.strip().lower()] = value.strip()
-    return fields
-
 
 def names(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]

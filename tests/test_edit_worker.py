@@ -250,16 +250,22 @@ def test_a_broken_template_keeps_the_last_good_output_until_it_is_fixed(site, wo
     assert "Footer edited." in (site / "output" / "about" / "index.html").read_text(encoding="utf-8")
 
 
-def test_an_output_folder_that_holds_the_site_is_refused(tmp_path_factory):
-    site = copy_site(tmp_path_factory.mktemp("refused") / "site")
+def start_with_settings_line(site: Path, line: str) -> tuple[dict, int | None]:
+    """Start a worker on `site` with `line` added to its pelicanconf.py: its "failed"
+    event and the exit status of its process."""
     with open(site / "pelicanconf.py", "a", encoding="utf-8") as settings:
-        settings.write('\nOUTPUT_PATH = "."\n')
-
+        settings.write(f"\n{line}\n")
     worker = Worker(site)
     try:
         failed = worker.wait("failed")
     finally:
         worker.stop()
+    return failed, worker.process.returncode
+
+
+def test_an_output_folder_that_holds_the_site_is_refused(tmp_path_factory):
+    site = copy_site(tmp_path_factory.mktemp("refused") / "site")
+    failed, _ = start_with_settings_line(site, 'OUTPUT_PATH = "."')
 
     assert failed["error"].startswith("OUTPUT_PATH: ")
     assert "expected a folder of its own" in failed["error"]
@@ -287,15 +293,8 @@ def test_output_folders_the_preview_must_not_sync_into(tmp_path, output, why):
 
 def test_a_settings_file_that_does_not_load_is_one_line_naming_it(tmp_path_factory):
     site = copy_site(tmp_path_factory.mktemp("broken-settings") / "site")
-    with open(site / "pelicanconf.py", "a", encoding="utf-8") as settings:
-        settings.write("\nSITENAME = 'Reel Notes\n")
-
-    worker = Worker(site)
-    try:
-        failed = worker.wait("failed")
-    finally:
-        worker.stop()
+    failed, returncode = start_with_settings_line(site, "SITENAME = 'Reel Notes")
 
     assert failed["error"].startswith("pelicanconf.py, line ")
     assert "SyntaxError" in failed["error"] and "\n" not in failed["error"]
-    assert worker.process.returncode == 1
+    assert returncode == 1

@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from defusedxml import ElementTree as ET
 
-from tests.site_copy import build_reviews
+from tests.site_copy import build_reviews, front_matter
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "content" / "reviews"
@@ -26,12 +26,6 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 RFC822 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
                     r"\d{4} \d\d:\d\d:\d\d [+-]\d{4}$")
 BUILDS = [("production_build", PRODUCTION_ROOT), ("preview_build", PREVIEW_ROOT)]
-
-
-def front_matter(path):
-    header = path.read_text(encoding="utf-8").split("\n\n", 1)[0]
-    return {k.strip().lower(): v.strip() for k, v in
-            (line.split(":", 1) for line in header.splitlines() if ":" in line)}
 
 
 def published_reviews(build):

@@ -8,15 +8,11 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 
+from tests.site_copy import front_matter
+
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "content" / "reviews"
 SITEMAP_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-
-
-def front_matter(path):
-    header = path.read_text(encoding="utf-8").split("\n\n", 1)[0]
-    return {k.strip().lower(): v.strip() for k, v in
-            (line.split(":", 1) for line in header.splitlines() if ":" in line)}
 
 
 def sample_reviews():

@@ -37,7 +37,7 @@ from tests.browser import (
     violations,
 )
 from tests.nu import nu_errors
-from tests.site_copy import site_with_reviews
+from tests.site_copy import front_matter, site_with_reviews
 from tests.site_fixture import serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +50,6 @@ CORPUS_REVIEWS = 60
 
 
 # --- What the review files say, counted here -------------------------------------------
-
-def front_matter(path: Path) -> dict[str, str]:
-    fields = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        fields[key.strip().lower()] = value.strip()
-    return fields
-
 
 def names(value: str) -> list[str]:
     return list(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
